@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BindingConfig(AppConfig):
+    name = "binding"
+    verbose_name = "Device binding"

@@ -1,0 +1,77 @@
+"""Cross-cutting records every app writes: the audit trail and import runs."""
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class Channel(models.TextChoices):
+    """How a change reached the portal; customers and CSRs see this in histories."""
+
+    WEB = "web", "Website"
+    PHONE = "phone", "Phone (CSR)"
+    IMPORT = "import", "File import"
+    DEVICE = "device", "Device"
+    SYSTEM = "system", "System"
+    ADMIN = "admin", "Administration"
+
+
+class AuditRecord(models.Model):
+    """One state change: who, when, through which channel, and the row before and after.
+
+    Written by the function that makes the change (pevportal.audit), never by model signals, so a
+    reader of that function sees the record being written.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Command or device when no user acted."
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    action = models.CharField(max_length=64)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["target_type", "target_id", "at"])]
+        permissions = [("csr_access", "Can use the customer service (CSR) screens")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type.model}:{self.target_id}"
+
+
+class ImportRun(models.Model):
+    """One file imported by a command (CIS, tariffs, enrollments, AMI), keyed by its SHA-256.
+
+    The unique key makes re-importing an identical file a no-op that records nothing new.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=32)
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_unchanged = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "sha256"], name="importrun_unique_file")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename} ({self.status})"

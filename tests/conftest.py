@@ -1,0 +1,68 @@
+"""Shared fixtures: named people (Alice and Bob are customers, Carol is a CSR), the registry factories, and
+Playwright pointed at Debian's Chromium — the suite never downloads a browser."""
+
+import os
+import shutil
+
+import pytest
+from django.contrib.auth.models import Group
+
+from pevportal.roles import CSR_GROUP
+
+# pytest-playwright's sync API keeps an event loop running in the test thread, which makes Django refuse ORM
+# calls from browser tests; they are plain synchronous tests, so allow it.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user(
+        "alice", email="alice@example.com", password="alice-pass-1234"
+    )
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", email="bob@example.com", password="bob-pass-1234")
+
+
+@pytest.fixture
+def carol_csr(django_user_model):
+    carol = django_user_model.objects.create_user(
+        "carol", email="carol@utility.example", password="carol-pass-1234"
+    )
+    carol.groups.add(Group.objects.get(name=CSR_GROUP))
+    return carol
+
+
+@pytest.fixture
+def sce_programs(db, settings):
+    """The real SCE tariffs from data/tariffs and the demo programmes that bill under them."""
+    from billing.tariffs import import_tariff_file
+    from enrollment.programs import import_programs_file
+
+    data = settings.BASE_DIR / "data"
+    for path in sorted((data / "tariffs").glob("*.json")):
+        import_tariff_file(path)
+    import_programs_file(data / "programs.json")
