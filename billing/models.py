@@ -1,0 +1,285 @@
+"""Tariffs as effective-dated versions, and the holiday calendars their time-of-use schedules depend on.
+
+A tariff's numbers come from an OpenEI URDB record plus our extension object (billing.urdb); a version is
+never edited in place: a new rate sheet is a new version, so a past bill can always be re-rated (BR.3).
+"""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+DEFAULT_TIME_ZONE = "America/Los_Angeles"
+
+MONEY = {"max_digits": 12, "decimal_places": 5}
+
+
+class ObservedRule(models.TextChoices):
+    """What a utility does when one of its holidays falls on a weekend."""
+
+    NONE = "none", "Nothing moves"
+    SUNDAY_TO_MONDAY = "sunday_to_monday", "A Sunday holiday moves to Monday; nothing moves for Saturday"
+
+
+class HolidayCalendar(models.Model):
+    """A utility's time-of-use holidays: which named holidays count, and its weekend rule.
+
+    The dates are stored as Holiday rows (built by billing.holidays) so a bill can show exactly which days
+    were rated as holidays, even if the `holidays` package later changes.
+    """
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    country = models.CharField(
+        max_length=2, default="US", help_text="Country code for the `holidays` package."
+    )
+    holiday_names = models.JSONField(
+        help_text='Names exactly as the `holidays` package spells them, e.g. "Washington\'s Birthday".'
+    )
+    observed_rule = models.CharField(max_length=20, choices=ObservedRule.choices)
+    first_year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="First year built.")
+    last_year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Last year built.")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def covers(self, year: int) -> bool:
+        """Whether the rows of `year` are built (a missing year would rate its holidays as weekdays)."""
+        return self.first_year is not None and self.first_year <= year <= self.last_year
+
+
+class Holiday(models.Model):
+    """One day that a calendar's tariffs rate with the weekend schedule."""
+
+    calendar = models.ForeignKey(HolidayCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_calendar_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+class Utility(models.Model):
+    """The company that files the rate sheets; its holiday calendar is its tariffs' default."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    eia_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="EIA utility number (URDB `eiaid`)."
+    )
+    holiday_calendar = models.ForeignKey(HolidayCalendar, on_delete=models.PROTECT, related_name="utilities")
+
+    class Meta:
+        verbose_name_plural = "utilities"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tariff(models.Model):
+    """A rate schedule customers are billed under (e.g. SCE TOU-D-PRIME); its numbers live in versions.
+
+    `utility` and `holiday_calendar` may be empty only for a tariff named by the CIS before its rate sheet
+    was imported; such a tariff has no version and cannot be priced.
+    """
+
+    code = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    utility = models.ForeignKey(
+        Utility, null=True, blank=True, on_delete=models.PROTECT, related_name="tariffs"
+    )
+    holiday_calendar = models.ForeignKey(
+        HolidayCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="tariffs"
+    )
+    time_zone = models.CharField(
+        max_length=64, default=DEFAULT_TIME_ZONE, help_text="The periods are defined in this local time."
+    )
+    source_url = models.URLField(max_length=500, blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    def clean(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"time_zone": f"unknown time zone {self.time_zone!r}"}) from exc
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def version_on(self, day: dt.date) -> "TariffVersion | None":
+        """The version in force on a local date, or None."""
+        return (
+            self.versions.filter(effective_start__lte=day)
+            .filter(models.Q(effective_end__isnull=True) | models.Q(effective_end__gt=day))
+            .first()
+        )
+
+
+class ChargeUnit(models.TextChoices):
+    PER_DAY = "day", "$/day"
+    PER_MONTH = "month", "$/month"
+
+
+class TariffVersion(models.Model):
+    """The numbers of one rate sheet, in force from `effective_start` until `effective_end` (exclusive).
+
+    The two schedules are 12x24 matrices (month 1-12 → row 0-11, local hour → column) of period indexes,
+    as in URDB. Holidays use the weekend schedule.
+    """
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="versions")
+    effective_start = models.DateField()
+    effective_end = models.DateField(null=True, blank=True, help_text="First day no longer in force.")
+    urdb_label = models.CharField(max_length=64, blank=True, help_text="The OpenEI URDB record it came from.")
+    source_url = models.URLField(max_length=500, blank=True)
+    source_notes = models.TextField(blank=True, help_text="Which rate sheet, and its effective date.")
+    content_sha256 = models.CharField(
+        max_length=64, help_text="Fingerprint of the parsed numbers; an identical re-import is a no-op."
+    )
+    weekday_schedule = models.JSONField()
+    weekend_schedule = models.JSONField()
+    fixed_charge = models.DecimalField(**MONEY, default=Decimal(0))
+    fixed_charge_unit = models.CharField(max_length=5, choices=ChargeUnit.choices, default=ChargeUnit.PER_DAY)
+    minimum_charge = models.DecimalField(**MONEY, default=Decimal(0))
+    minimum_charge_unit = models.CharField(
+        max_length=5, choices=ChargeUnit.choices, default=ChargeUnit.PER_DAY
+    )
+    baseline_credit = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="$/kWh credited for usage within the baseline allowance."
+    )
+    critical_peak_adder = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="$/kWh added during a critical-peak event."
+    )
+    critical_peak_start_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(23)]
+    )
+    critical_peak_end_hour = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(24)]
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tariff", "effective_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["tariff", "effective_start"], name="tariffversion_unique_start"),
+            models.CheckConstraint(
+                condition=models.Q(effective_end__isnull=True)
+                | models.Q(effective_end__gt=models.F("effective_start")),
+                name="tariffversion_end_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        end = f"{self.effective_end:%Y-%m-%d}" if self.effective_end else "…"
+        return f"{self.tariff.code} {self.effective_start:%Y-%m-%d} - {end}"
+
+
+class Season(models.Model):
+    """A named set of months (e.g. Summer = June-September), with its baseline allowance if any."""
+
+    version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="seasons")
+    name = models.CharField(max_length=64)
+    months = models.JSONField(help_text="Month numbers 1-12.")
+    baseline_kwh_per_day = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "id"]
+        constraints = [models.UniqueConstraint(fields=["version", "name"], name="season_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PeriodKind(models.TextChoices):
+    """What a period means to a customer; also its CSS class (`period-on-peak`)."""
+
+    ON_PEAK = "on-peak", "On-peak"
+    MID_PEAK = "mid-peak", "Mid-peak"
+    OFF_PEAK = "off-peak", "Off-peak"
+    SUPER_OFF_PEAK = "super-off-peak", "Super off-peak"
+    FLAT = "flat", "All hours"
+
+
+class Period(models.Model):
+    """One URDB energy period (0-based `index`, as the schedules use it) with its label."""
+
+    version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="periods")
+    index = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=PeriodKind.choices)
+
+    class Meta:
+        ordering = ["version", "index"]
+        constraints = [models.UniqueConstraint(fields=["version", "index"], name="period_unique_index")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Tier(models.Model):
+    """A price step of a period: applies to usage up to `max_kwh` in the billing period (None: no limit)."""
+
+    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="tiers")
+    number = models.PositiveSmallIntegerField(help_text="1 for the first tier.")
+    rate = models.DecimalField(**MONEY)
+    adjustment = models.DecimalField(**MONEY, default=Decimal(0))
+    max_kwh = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+
+    class Meta:
+        ordering = ["period", "number"]
+        constraints = [models.UniqueConstraint(fields=["period", "number"], name="tier_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.period} tier {self.number}: {self.price} $/kWh"
+
+    @property
+    def price(self) -> Decimal:
+        """$/kWh: URDB's rate plus its adjustment."""
+        return self.rate + self.adjustment
+
+
+class Credit(models.Model):
+    """A recurring bill credit, e.g. the EV submeter credit ($/day)."""
+
+    version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="credits")
+    name = models.CharField(max_length=200)
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal(0))])
+    unit = models.CharField(max_length=5, choices=ChargeUnit.choices)
+
+    class Meta:
+        ordering = ["version", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.amount} {self.get_unit_display()}"
+
+
+class CriticalPeakDay(models.Model):
+    """A day the utility called a critical-peak event for a version that has a critical-peak adder."""
+
+    version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="critical_peak_days")
+    date = models.DateField()
+
+    class Meta:
+        ordering = ["version", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "date"], name="criticalpeakday_unique_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d}"
