@@ -1,0 +1,115 @@
+import csv
+
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+from django.views.generic import DetailView, ListView
+
+from billing.estimates import typical_monthly_cost
+from billing.presentation import tariff_card
+from enrollment.forms import NotEnrolledFilterForm, PlanComparisonForm
+from enrollment.models import PevProgram, Premise, ServicePlan
+from enrollment.reports import not_enrolled_rows
+from pevportal.roles import CsrRequiredMixin
+
+_OFFERED_PLANS = Prefetch(
+    "plans", queryset=ServicePlan.objects.offered_with_tariffs(), to_attr="offered_plans"
+)
+
+
+class ProgramListView(ListView):
+    """Public: the PEV programmes on offer and how to enroll (Req 1, 2)."""
+
+    template_name = "enrollment/program_list.html"
+    context_object_name = "programs"
+
+    def get_queryset(self):
+        return PevProgram.objects.filter(is_active=True).prefetch_related(_OFFERED_PLANS)
+
+
+class ProgramDetailView(DetailView):
+    """Public: one programme, each plan with its tariff's week grid, prices, charges and eligibility."""
+
+    template_name = "enrollment/program_detail.html"
+    context_object_name = "program"
+    slug_field = "code"
+    slug_url_kwarg = "code"
+
+    def get_queryset(self):
+        return PevProgram.objects.filter(is_active=True).prefetch_related(_OFFERED_PLANS)
+
+    def get_context_data(self, **kwargs):
+        today = timezone.now().date()
+        plans = [(plan, tariff_card(plan.tariff, on=today)) for plan in self.object.offered_plans]
+        return super().get_context_data(plans=plans, **kwargs)
+
+
+def compare_plans(request):
+    """Public: what a typical charging pattern costs a month on each plan (Req 2)."""
+    form = PlanComparisonForm(request.GET or None)
+    estimates = []
+    if form.is_valid():
+        month = form.cleaned_data["month"]
+        # Price the coming occurrence of that month, at the prices in force then — not a past one.
+        today = timezone.now().date()
+        year = today.year if month >= today.month else today.year + 1
+        plans = ServicePlan.objects.offered().select_related("program", "tariff")
+        estimates = sorted(
+            (
+                (
+                    plan,
+                    typical_monthly_cost(
+                        plan.tariff,
+                        month=month,
+                        year=year,
+                        kwh_per_night=form.cleaned_data["kwh_per_night"],
+                        start_hour=form.cleaned_data["start_hour"],
+                    ),
+                )
+                for plan in plans
+            ),
+            key=lambda pair: pair[1].total,
+        )
+    return render(request, "enrollment/compare.html", {"form": form, "estimates": estimates})
+
+
+class NotEnrolledReportView(CsrRequiredMixin, View):
+    """CSR: customers and premises with no PEV enrolled (Req 5), filterable and exportable to CSV."""
+
+    page_size = 50
+
+    def get(self, request):
+        form = NotEnrolledFilterForm(request.GET or None)
+        premises = Premise.objects.not_enrolled()
+        if form.is_valid():
+            premises = premises.matching(**form.cleaned_data)
+        if request.GET.get("format") == "csv":
+            return _csv_response("premises-not-enrolled.csv", not_enrolled_rows(premises))
+        page = Paginator(
+            premises.select_related("account__customer", "default_tariff").order_by("premise_id"),
+            self.page_size,
+        ).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "enrollment/csr/not_enrolled.html",
+            {"form": form, "page": page, "query": query.urlencode(), "total": page.paginator.count},
+        )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(filename: str, rows) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
