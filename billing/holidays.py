@@ -69,8 +69,8 @@ def build_calendar(calendar: HolidayCalendar, years: Iterable[int], *, actor_lab
         ]
     Holiday.objects.bulk_create(created)
 
-    changes = [Change("holiday.removed", calendar, before={"date": h.date, "name": h.name}) for h in stale]
-    changes += [Change("holiday.added", calendar, after={"date": h.date, "name": h.name}) for h in created]
+    changes = [Change.of("holiday.removed", calendar, before={"date": h.date, "name": h.name}) for h in stale]
+    changes += [Change.of("holiday.added", calendar, after={"date": h.date, "name": h.name}) for h in created]
     record_many(changes, channel=Channel.SYSTEM, actor_label=actor_label or "billing.holidays")
 
     first = min(years[0], locked.first_year or years[0])

@@ -11,7 +11,21 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from pevportal.bulk import insert_rows
 from pevportal.models import AuditRecord, Channel
+
+# Every column but the id and `at`, which the database fills (db_default) for a whole bulk write.
+_BULK_FIELDS = [
+    "actor_id",
+    "actor_label",
+    "channel",
+    "action",
+    "target_type_id",
+    "target_id",
+    "before",
+    "after",
+    "context",
+]
 
 
 def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
@@ -38,13 +52,18 @@ def _attname(instance: models.Model, name: str) -> str:
 
 @dataclass(frozen=True)
 class Change:
-    """One audited change, for record_many."""
+    """One audited change, for record_many: the changed row by model and primary key."""
 
     action: str
-    target: models.Model
+    model: type[models.Model]
+    pk: Any
     before: dict | None = None
     after: dict | None = None
     context: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, action: str, target: models.Model, before=None, after=None, context=None) -> "Change":
+        return cls(action, type(target), target.pk, before, after, context or {})
 
 
 def record(
@@ -60,26 +79,42 @@ def record(
 ) -> AuditRecord:
     """Write one audit record. Call it inside the transaction that makes the change."""
     return AuditRecord.objects.create(
-        **_fields(Change(action, target, before, after, context or {}), channel, actor, actor_label)
+        action=action,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        before=before,
+        after=after,
+        context=context or {},
+        channel=channel,
+        actor=_user(actor),
+        actor_label=actor_label,
     )
 
 
 def record_many(changes: Iterable[Change], *, channel: Channel, actor=None, actor_label: str = "") -> int:
-    """Write one audit record per change in bulk; returns how many were written."""
-    rows = [AuditRecord(**_fields(c, channel, actor, actor_label)) for c in changes]
-    AuditRecord.objects.bulk_create(rows, batch_size=2000)
+    """Write one audit record per change in one set-based insert; returns how many were written."""
+    actor_id = getattr(_user(actor), "pk", None)
+    changes = list(changes)
+    content_types = {c.model: None for c in changes}
+    for model in content_types:
+        content_types[model] = ContentType.objects.get_for_model(model).pk
+    rows = [
+        (
+            actor_id,
+            actor_label,
+            channel,
+            change.action,
+            content_types[change.model],
+            str(change.pk),
+            change.before,
+            change.after,
+            change.context,
+        )
+        for change in changes
+    ]
+    insert_rows(AuditRecord, _BULK_FIELDS, rows)
     return len(rows)
 
 
-def _fields(change: Change, channel: Channel, actor, actor_label: str) -> dict:
-    return {
-        "action": change.action,
-        "target_type": ContentType.objects.get_for_model(change.target),
-        "target_id": str(change.target.pk),
-        "before": json_safe(change.before) if change.before is not None else None,
-        "after": json_safe(change.after) if change.after is not None else None,
-        "context": json_safe(change.context),
-        "channel": channel,
-        "actor": actor if getattr(actor, "is_authenticated", False) else None,
-        "actor_label": actor_label,
-    }
+def _user(actor):
+    return actor if getattr(actor, "is_authenticated", False) else None

@@ -2,7 +2,9 @@
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Now
 
 
 class Channel(models.TextChoices):
@@ -23,7 +25,7 @@ class AuditRecord(models.Model):
     reader of that function sees the record being written.
     """
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(db_default=Now(), db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -34,9 +36,10 @@ class AuditRecord(models.Model):
     action = models.CharField(max_length=64)
     target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     target_id = models.CharField(max_length=64)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    context = models.JSONField(default=dict, blank=True)
+    # DjangoJSONEncoder stores dates, times and Decimals as ISO strings and exact decimal strings.
+    before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         indexes = [models.Index(fields=["target_type", "target_id", "at"])]

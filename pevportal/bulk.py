@@ -1,0 +1,100 @@
+"""Set-based writes of many rows: PostgreSQL COPY where the database is PostgreSQL, Django's bulk
+operations elsewhere (the SQLite embedded default).
+
+Django's bulk_create builds a model instance per row and binds every value as a query parameter, which
+costs more than the insert itself at 100,000 rows; COPY streams plain tuples in PostgreSQL's own format.
+Rows are tuples of Python values in the order of `fields` (foreign keys by id, e.g. "account_id"). Model
+save() logic does not run, as with bulk_create: callers pass complete rows.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
+
+_BATCH = 2000
+# SQLite binds each key as a parameter (at most 999 on older builds); PostgreSQL takes a chunk as one array.
+_SQLITE_KEYS_PER_QUERY = 900
+_POSTGRES_KEYS_PER_QUERY = 20_000
+
+
+def rows_by_key(model: type[models.Model], key: str, keys: Sequence, fields: Sequence[str] = ()) -> dict:
+    """{key: {"pk": …, field: value, …}} for the rows whose `key` is in `keys`, in a few queries."""
+    if connection.vendor == "postgresql":
+        element = model._meta.get_field(key).cast_db_type(connection)
+        size, lookup = _POSTGRES_KEYS_PER_QUERY, lambda chunk: _postgres_array(chunk, element)
+    else:
+        size, lookup = _SQLITE_KEYS_PER_QUERY, list
+    found: dict = {}
+    for start in range(0, len(keys), size):
+        chunk = list(keys[start : start + size])
+        for values in model.objects.filter(**{f"{key}__in": lookup(chunk)}).values("pk", key, *fields):
+            found[values.pop(key)] = values
+    return found
+
+
+def _postgres_array(keys: list, element_type: str) -> RawSQL:
+    # One array parameter instead of one placeholder per key: the query text stays short to build and plan.
+    # The type comes from the key field's metadata, never from input.
+    return RawSQL(f"SELECT unnest(%s::{element_type}[])", [keys])  # noqa: S611
+
+
+def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Insert new rows; the primary key and any db_default columns come from the database."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=_BATCH
+        )
+        return
+    columns, adapters = _columns(model, fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
+
+
+def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Update the named fields of existing rows; each row is (pk, *values in the order of fields)."""
+    rows = list(rows)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objects = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
+        model.objects.bulk_update(objects, list(fields), batch_size=_BATCH)
+        return
+    quote = connection.ops.quote_name
+    pk = quote(model._meta.pk.column)
+    columns, adapters = _columns(model, fields)
+    table = quote(model._meta.db_table)
+    staging = quote(f"staging_{model._meta.db_table}")
+    assignments = ", ".join(f"{c} = s.{c}" for c in columns.split(", "))
+    # Identifiers come from model metadata and are quoted; values travel by COPY, never in the SQL text.
+    with connection.cursor() as cursor:
+        # A temporary table dropped at commit: rows arrive by COPY, then one UPDATE … FROM joins them.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "  # noqa: S608 — quoted identifiers only
+            f"SELECT {pk}, {columns} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {staging} ({pk}, {columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[0], *(adapt(v) for adapt, v in zip(adapters, row[1:], strict=True))])
+        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {staging} AS s WHERE t.{pk} = s.{pk}")  # noqa: S608
+        cursor.execute(f"DROP TABLE {staging}")
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[Callable[[Any], Any]]]:
+    """The quoted column list and, per column, how a Python value becomes COPY input."""
+    concrete = [model._meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in concrete)
+    return columns, [_adapter(f) for f in concrete]
+
+
+def _adapter(field: models.Field) -> Callable[[Any], Any]:
+    if isinstance(field, models.JSONField):
+        return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
+    return lambda value: value
