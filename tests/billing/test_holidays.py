@@ -81,6 +81,6 @@ def test_it_extends_every_calendar_two_years_ahead(sce_calendar):
 
 
 def test_it_runs_the_beat_task(sce_calendar):
-    extend_holiday_calendars.delay()
+    extend_holiday_calendars()
     sce_calendar.refresh_from_db()
     assert sce_calendar.last_year >= dt.datetime.now(dt.UTC).year + 2

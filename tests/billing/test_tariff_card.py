@@ -1,11 +1,14 @@
 """The public tariff card: an accessible week grid and price table per season, charges, holidays, source."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.template.loader import render_to_string
 
+from billing.models import Tariff
 from billing.presentation import tariff_card
+from billing.tariffs import import_tariff_file
 
 
 @pytest.fixture
@@ -41,7 +44,7 @@ def test_it_renders_accessible_tables_with_labels_in_every_cell(card_html):
     assert '<th scope="row">4 p.m. to 9 p.m.</th>' in card_html
     assert '<td class="period period-on-peak">Summer On-Peak</td>' in card_html
     assert '<td class="period period-super-off-peak">Winter Super Off-Peak</td>' in card_html
-    assert "$0.59225" in card_html
+    assert "$0.59910" in card_html  # July 2026: sheet 91200-E summer on-peak 0.59291 + FRC 0.00619
     assert "style=" not in card_html
     assert "<script" not in card_html
 
@@ -52,17 +55,50 @@ def test_it_shows_charges_holidays_and_the_source(card_html):
     assert "Martin Luther King" not in card_html
     assert "Holidays in 2026" in card_html
     assert (
-        'href="https://www.sce.com/save-money/rates-financing/residential-rate-plans/time-of-use-plans"'
-        in card_html
+        'href="https://www.sce.com/regulatory/regulatory-information/tariff-books/rates-pricing-choices"'
+        in (card_html)
+    )
+    assert "SCE Schedule TOU-D, Option PRIME (Cal. PUC Sheet 91200-E, Advice 5829-E)" in card_html
+
+
+def test_it_shows_the_version_in_force_on_the_date(prime):
+    html = render_to_string(
+        "billing/_tariff_card.html", {"card": tariff_card(prime, on=dt.date(2026, 3, 15))}
     )
 
+    assert "Rates in force from January 1, 2026 until June 1, 2026" in html
+    assert "$0.59844" in html  # sheet 90941-E summer on-peak 0.59225 + FRC 0.00619
+    assert "$0.59910" not in html
+    assert "Cal. PUC Sheet 90941-E, Advice 5725-E" in html
+    assert "historical-rate-schedules-for-2026" in html
 
-def test_it_shows_the_baseline_credit_and_minimum_charge_of_the_default_rate(default_rate):
+
+def charge_row(html: str, name: str) -> str:
+    match = re.search(rf'<th scope="row">{name}</th>\s*<td>(.*?)</td>', html)
+    assert match, name
+    return match.group(1)
+
+
+def test_it_shows_the_baseline_credit_and_no_minimum_charge_of_the_default_rate(default_rate):
     html = render_to_string(
         "billing/_tariff_card.html", {"card": tariff_card(default_rate, on=dt.date(2026, 7, 1))}
     )
-    assert "$0.10108 per kWh up to your baseline allocation" in html
-    assert "$0.35 per day" in html
+    assert charge_row(html, "Baseline credit") == "$0.10099 per kWh up to your baseline allocation"
+    assert charge_row(html, "Minimum charge") == "None"
+    assert charge_row(html, "Fixed charge") == "$0.794 per day"
+
+
+@pytest.mark.django_db
+def test_it_shows_a_minimum_charge(write_json, record):
+    record.update(mincharge=0.35, minchargeunits="$/day")
+    import_tariff_file(write_json(record))
+    tariff = Tariff.objects.get(code="TEST-TOU")
+
+    html = render_to_string(
+        "billing/_tariff_card.html", {"card": tariff_card(tariff, on=dt.date(2025, 7, 1))}
+    )
+
+    assert charge_row(html, "Minimum charge") == "$0.35 per day"
 
 
 def test_it_has_no_card_before_the_first_version(prime):

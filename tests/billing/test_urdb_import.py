@@ -50,13 +50,26 @@ def test_it_imports_the_demo_tariffs_with_their_sources():
     default = Tariff.objects.get(code="SCE-TOU-D-4-9PM")
     assert prime.utility == default.utility
     assert prime.holiday_calendar.code == "sce-tou"
-    version = prime.versions.get()
-    assert version.effective_start == dt.date(2026, 3, 1)
-    assert version.fixed_charge == Decimal("0.794")
-    assert version.baseline_credit is None
-    assert default.versions.get().baseline_credit == Decimal("0.10108")
-    assert "sce.com" in version.source_url
-    assert "Schedule TOU-D" in version.source_notes
+    for tariff in (prime, default):
+        assert [
+            (v.effective_start, v.effective_end) for v in tariff.versions.order_by("effective_start")
+        ] == [
+            (dt.date(2026, 1, 1), dt.date(2026, 6, 1)),
+            (dt.date(2026, 6, 1), None),
+        ]
+    january, june = prime.versions.order_by("effective_start")
+    assert january.fixed_charge == june.fixed_charge == Decimal("0.794")
+    assert january.baseline_credit is None
+    assert "historical-rate-schedules-for-2026" in january.source_url
+    assert "Cal. PUC Sheet 90941-E, Advice 5725-E" in january.source_notes
+    assert (
+        june.source_url
+        == "https://www.sce.com/regulatory/regulatory-information/tariff-books/rates-pricing-choices"
+    )
+    assert "Cal. PUC Sheet 91200-E, Advice 5829-E" in june.source_notes
+    assert "MCAM" in june.source_notes
+    assert "check the figures against the PDF" in june.source_notes
+    assert prime.source_url == june.source_url
 
 
 @pytest.mark.django_db

@@ -16,7 +16,8 @@ def test_it_lets_a_visitor_read_prices_and_compare_plans(page: Page, live_server
     expect(page).to_have_url(re.compile(r"/programs/ev-home/$"))
     expect(page.get_by_role("heading", name="EV Prime")).to_be_visible()
     expect(page.get_by_role("table").filter(has_text="Summer On-Peak").first).to_be_visible()
-    expect(page.get_by_text("$0.59225").first).to_be_visible()
+    # TOU-D-PRIME summer on-peak in force from 2026-06-01 (sheet 91200-E 0.59291 + FRC 0.00619).
+    expect(page.get_by_text("$0.59910").first).to_be_visible()
 
     page.get_by_role("link", name="Compare what charging costs on each plan").click()
     page.get_by_label("Energy per night (kWh)").fill("12")

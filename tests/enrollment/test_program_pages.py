@@ -23,7 +23,8 @@ def test_it_shows_each_plan_with_its_tariff_grid_prices_and_eligibility(client, 
     assert response.status_code == 200
     assert "TOU-D-PRIME" in content
     assert "Summer On-Peak" in content
-    assert "$0.59225" in content  # the filed summer on-peak energy price of TOU-D-PRIME
+    # TOU-D-PRIME summer on-peak in force from 2026-06-01: sheet 91200-E 0.59291 + FRC 0.00619.
+    assert "$0.59910" in content
     assert "Customers whose home is served on" in content
     assert "15-minute intervals" in content
 
