@@ -1,8 +1,12 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from pevportal.views import healthz
+
+# Swagger UI (served from the local sidecar package) sets styles from script; no other page may.
+_API_BROWSER_CSP = csp_update({"style-src": ["'unsafe-inline'"]})
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -10,7 +14,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("enrollment.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "api/docs/",
+        _API_BROWSER_CSP(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("", include("enrollment.urls")),
 ]
