@@ -1,9 +1,13 @@
 """The utility registry (Req 4, 5; BR.1, BR.8): customers, accounts and premises from the CIS, the PEV
 programmes and service plans on offer, and the PEVs enrolled in them."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from enrollment.vin import validate_vin
@@ -32,11 +36,21 @@ class Customer(models.Model):
         return self.name
 
 
+class UtilityAccountQuerySet(models.QuerySet):
+    def for_user(self, user) -> "UtilityAccountQuerySet":
+        """Accounts a signed-in customer has linked (step 2 of the wizard)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(links__user=user)
+
+
 class UtilityAccount(models.Model):
     """A billing account (BR.1): the PEV customer has one, with service at one or more premises."""
 
     number = models.CharField(_("account number"), max_length=32, unique=True, validators=[IDENTIFIER])
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
+
+    objects = UtilityAccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["number"]
@@ -49,6 +63,12 @@ class PremiseQuerySet(models.QuerySet):
     def not_enrolled(self) -> "PremiseQuerySet":
         """Premises with no PEV enrolled or awaiting commissioning (Req 5)."""
         return self.exclude(Exists(Enrollment.objects.current().filter(premise=OuterRef("pk"))))
+
+    def for_user(self, user) -> "PremiseQuerySet":
+        """Premises on accounts a signed-in customer has linked."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(account__links__user=user)
 
     def matching(
         self, *, q: str = "", feeder: str = "", postal_code: str = "", tariff=None
@@ -192,6 +212,11 @@ class Pev(models.Model):
     def __str__(self) -> str:
         return self.vin
 
+    @property
+    def description(self) -> str:
+        """ "2019 Tesla Model 3", or as much of it as the VIN tells."""
+        return " ".join(str(part) for part in (self.year, self.make, self.model) if part) or self.vin
+
 
 class GuestCharging(models.TextChoices):
     """What happens when a guest PEV plugs in at this premise (DOMAIN.md "Guest charging")."""
@@ -201,14 +226,30 @@ class GuestCharging(models.TextChoices):
     GUEST = "guest", _("Guests who allow roaming are billed on their own account")
 
 
+class EnrollmentChannel(models.TextChoices):
+    WEB = "web", _("Website")
+    PHONE = "phone", _("Phone (CSR)")
+    IMPORT = "import", _("Bulk import")
+
+
 class EnrollmentQuerySet(models.QuerySet):
     def current(self) -> "EnrollmentQuerySet":
         """Enrollments that hold their VIN: awaiting commissioning, active or suspended."""
         return self.filter(status__in=Enrollment.HOLDING_STATUSES)
 
+    def for_user(self, user) -> "EnrollmentQuerySet":
+        """What a signed-in customer may see: enrollments on accounts linked to them."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(account__links__user=user)
+
 
 class Enrollment(models.Model):
-    """A PEV enrolled at its home premise in a plan, with its programme parameters (Req 4)."""
+    """A PEV enrolled at its home premise in a plan, with its programme parameters (Req 4).
+
+    `plan` is the plan in force now; `plan_assignments` keep every plan with its effective dates, which
+    billing rates by. A VIN holds at most one current enrollment (database constraint).
+    """
 
     class Status(models.TextChoices):
         PENDING_COMMISSIONING = "pending_commissioning", _("Awaiting commissioning")
@@ -219,20 +260,25 @@ class Enrollment(models.Model):
     HOLDING_STATUSES = (Status.PENDING_COMMISSIONING, Status.ACTIVE, Status.SUSPENDED)
 
     pev = models.ForeignKey(Pev, on_delete=models.PROTECT, related_name="enrollments")
+    account = models.ForeignKey(UtilityAccount, on_delete=models.PROTECT, related_name="enrollments")
     premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="enrollments")
     plan = models.ForeignKey(ServicePlan, on_delete=models.PROTECT, related_name="enrollments")
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING_COMMISSIONING)
-    channel = models.CharField(
-        max_length=10, choices=[("web", "Web"), ("phone", "Phone"), ("import", "Import")]
-    )
+    channel = models.CharField(max_length=10, choices=EnrollmentChannel.choices)
     guest_charging = models.CharField(
         max_length=10, choices=GuestCharging.choices, default=GuestCharging.DECLINED
+    )
+    guest_vins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("When not empty, only these guest VINs are admitted at this premise."),
     )
     allow_roaming = models.BooleanField(
         default=False, help_text=_("This PEV may bind at this utility's other premises (inter-utility: P2).")
     )
     effective_from = models.DateTimeField()
     effective_to = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = EnrollmentQuerySet.as_manager()
@@ -249,3 +295,158 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pev} at {self.premise.premise_id} ({self.get_status_display()})"
+
+    @property
+    def is_current(self) -> bool:
+        return self.status in self.HOLDING_STATUSES
+
+    def commissioning_window(self, at: dt.datetime) -> "CommissioningWindow | None":
+        """The window open at `at`, if any: binding only commissions inside one."""
+        return (
+            self.commissioning_windows.filter(opens_at__lte=at, closes_at__gt=at)
+            .order_by("-opens_at")
+            .first()
+        )
+
+    def plan_on(self, at: dt.datetime) -> ServicePlan:
+        """The plan in force at an instant (billing rates each interval by it)."""
+        assignment = (
+            self.plan_assignments.filter(effective_from__lte=at)
+            .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=at))
+            .select_related("plan")
+            .first()
+        )
+        return assignment.plan if assignment else self.plan
+
+
+class PlanAssignment(models.Model):
+    """The plan an enrollment is billed under from `effective_from` until `effective_to` (exclusive)."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="plan_assignments")
+    plan = models.ForeignKey(ServicePlan, on_delete=models.PROTECT, related_name="+")
+    effective_from = models.DateTimeField()
+    effective_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "effective_from"], name="planassignment_unique_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id}: {self.plan.code} from {self.effective_from:%Y-%m-%d}"
+
+
+class CommissioningWindow(models.Model):
+    """A period during which the VIN may complete the full commissioning handshake at its home premise."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="commissioning_windows")
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=F("opens_at")), name="window_closes_after_opening"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id}: {self.opens_at:%Y-%m-%d} to {self.closes_at:%Y-%m-%d}"
+
+
+class AccountLink(models.Model):
+    """A login user allowed to act for a utility account (household members; a user may have several)."""
+
+    class Method(models.TextChoices):
+        VERIFIED = "verified", _("Account number, ZIP code and phone digits")
+        CODE = "code", _("One-time enrollment code")
+        CSR = "csr", _("Linked by a CSR")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_links")
+    account = models.ForeignKey(UtilityAccount, on_delete=models.CASCADE, related_name="links")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="accountlink_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account}"
+
+
+class LinkAttempt(models.Model):
+    """A failed attempt to link an account, kept in the database so rate limits survive a Redis outage."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account_number = models.CharField(max_length=32, blank=True)
+    at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account_number", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} tried {self.account_number or 'a code'} at {self.at}"
+
+
+class EnrollmentCode(models.Model):
+    """A one-time code a CSR gives a caller to link their account online; only its hash is stored."""
+
+    account = models.ForeignKey(UtilityAccount, on_delete=models.CASCADE, related_name="enrollment_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"code for {self.account} (expires {self.expires_at:%Y-%m-%d})"
+
+
+class TransferRequest(models.Model):
+    """A new owner asked to enroll a VIN that is still enrolled elsewhere (vehicle sold): a CSR decides.
+
+    Approving ends the old enrollment and enrolls the VIN as requested.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    vin = models.CharField(max_length=17, validators=[validate_vin])
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    account = models.ForeignKey(UtilityAccount, on_delete=models.PROTECT, related_name="+")
+    premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(ServicePlan, on_delete=models.PROTECT, related_name="+")
+    guest_charging = models.CharField(max_length=10, choices=GuestCharging.choices)
+    guest_vins = models.JSONField(default=list, blank=True)
+    allow_roaming = models.BooleanField(default=False)
+    channel = models.CharField(max_length=10, choices=EnrollmentChannel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vin", "account"],
+                condition=Q(status="pending"),
+                name="transfer_one_pending_per_vin_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer of {self.vin} to {self.account} ({self.status})"

@@ -1,11 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
-from enrollment import views
+from enrollment.views import public
 
 urlpatterns = [
-    path("", views.ProgramListView.as_view(), name="home"),
-    path("programs/", views.ProgramListView.as_view(), name="program-list"),
-    path("programs/compare/", views.compare_plans, name="plan-compare"),
-    path("programs/<slug:code>/", views.ProgramDetailView.as_view(), name="program-detail"),
-    path("csr/reports/not-enrolled/", views.NotEnrolledReportView.as_view(), name="csr-not-enrolled"),
+    path("", public.ProgramListView.as_view(), name="home"),
+    path("programs/", public.ProgramListView.as_view(), name="program-list"),
+    path("programs/compare/", public.compare_plans, name="plan-compare"),
+    path("programs/<slug:code>/", public.ProgramDetailView.as_view(), name="program-detail"),
+    path("my/", include("enrollment.customer_urls")),
+    path("csr/", include("enrollment.csr_urls")),
 ]

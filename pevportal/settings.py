@@ -149,6 +149,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "pevportal.tasks.heartbeat", "schedule": crontab(minute="*")},
+    "apply-plan-switches": {"task": "enrollment.tasks.apply_plan_switches", "schedule": crontab(minute=5)},
     "extend-holiday-calendars": {
         "task": "billing.tasks.extend_holiday_calendars",
         "schedule": crontab(minute=0, hour=3, day_of_month=1),

@@ -88,6 +88,7 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
 
     pev = factory.SubFactory(PevFactory)
     premise = factory.SubFactory(PremiseFactory)
+    account = factory.LazyAttribute(lambda o: o.premise.account)
     plan = factory.SubFactory(ServicePlanFactory)
     channel = "web"
     effective_from = factory.LazyFunction(lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))

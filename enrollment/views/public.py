@@ -1,19 +1,14 @@
-import csv
+"""Public pages: the PEV programmes, their plans and tariffs, and the plan comparison (Req 1, 2)."""
 
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.views import View
 from django.views.generic import DetailView, ListView
 
 from billing.estimates import typical_monthly_cost
 from billing.presentation import tariff_card
-from enrollment.forms import NotEnrolledFilterForm, PlanComparisonForm
-from enrollment.models import PevProgram, Premise, ServicePlan
-from enrollment.reports import not_enrolled_rows
-from pevportal.roles import CsrRequiredMixin
+from enrollment.forms.public import PlanComparisonForm
+from enrollment.models import PevProgram, ServicePlan
 
 _OFFERED_PLANS = Prefetch(
     "plans", queryset=ServicePlan.objects.offered_with_tariffs(), to_attr="offered_plans"
@@ -74,42 +69,3 @@ def compare_plans(request):
             key=lambda pair: pair[1].total,
         )
     return render(request, "enrollment/compare.html", {"form": form, "estimates": estimates})
-
-
-class NotEnrolledReportView(CsrRequiredMixin, View):
-    """CSR: customers and premises with no PEV enrolled (Req 5), filterable and exportable to CSV."""
-
-    page_size = 50
-
-    def get(self, request):
-        form = NotEnrolledFilterForm(request.GET or None)
-        premises = Premise.objects.not_enrolled()
-        if form.is_valid():
-            premises = premises.matching(**form.cleaned_data)
-        if request.GET.get("format") == "csv":
-            return _csv_response("premises-not-enrolled.csv", not_enrolled_rows(premises))
-        page = Paginator(
-            premises.select_related("account__customer", "default_tariff").order_by("premise_id"),
-            self.page_size,
-        ).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
-        return render(
-            request,
-            "enrollment/csr/not_enrolled.html",
-            {"form": form, "page": page, "query": query.urlencode(), "total": page.paginator.count},
-        )
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_response(filename: str, rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
