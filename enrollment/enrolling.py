@@ -130,7 +130,7 @@ def check_guest_vins(vins: list[str], guest_charging: str, *, own_vin: str) -> l
         except ValidationError as exc:
             problems.append(f"{vin}: {' '.join(exc.messages)}")
     if problems:
-        raise ValidationError(problems, code="guest_vin")
+        raise ValidationError([ValidationError(problem, code="guest_vin") for problem in problems])
     return cleaned
 
 
