@@ -19,7 +19,7 @@ from django.utils import timezone
 from billing.models import Tariff
 from enrollment.models import IDENTIFIER, POSTAL_CODE, Customer, Premise, UtilityAccount
 from pevportal.audit import Change, record_many
-from pevportal.bulk import insert_rows, rows_by_key, update_rows
+from pevportal.bulk import insert_rows, rows_by_key, serialize_writers, update_rows
 from pevportal.csvimport import ParsedFile, RowError, RowInvalid, parse_csv
 from pevportal.models import Channel, ImportRun
 
@@ -68,6 +68,8 @@ class ImportResult:
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    created_rows: int = 0  # rows whose premise is new
+    updated_rows: int = 0  # rows whose customer, account or premise changed
     unchanged_rows: int = 0
     rejected_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -186,9 +188,12 @@ def _check_meters_against_database(parsed: ParsedFile) -> None:
 
 def import_cis_rows(parsed: ParsedFile, *, filename: str) -> ImportResult:
     """Upsert the validated rows in one transaction and record the run; see the module docstring."""
-    rows = [row for _, row in parsed.rows]
-    result = ImportResult(rejected_rows=len({e.line for e in parsed.errors}), errors=parsed.errors)
+    result = ImportResult(errors=parsed.errors)
     with transaction.atomic():
+        # One CIS import at a time: a second one waits here rather than racing on the unique keys.
+        serialize_writers("import_cis")
+        _check_meters_against_database(parsed)  # again, now that no other import can move a meter
+        rows = [row for _, row in parsed.rows]
         customers = {
             r.customer_id: {"name": r.customer_name, "email": r.email, "phone": r.phone} for r in rows
         }
@@ -207,22 +212,28 @@ def import_cis_rows(parsed: ParsedFile, *, filename: str) -> ImportResult:
             for r in rows
         }
         _, touched_premises = _upsert(Premise, "premise_id", premises, result)
-        result.unchanged_rows = sum(
-            1
-            for r in rows
-            if r.customer_id not in touched_customers
-            and r.account_number not in touched_accounts
-            and r.premise_id not in touched_premises
-        )
+        created_premises, updated_premises = touched_premises
+        for r in rows:
+            if r.premise_id in created_premises:
+                result.created_rows += 1
+            elif (
+                r.customer_id in touched_customers[0] | touched_customers[1]
+                or r.account_number in touched_accounts[0] | touched_accounts[1]
+                or r.premise_id in updated_premises
+            ):
+                result.updated_rows += 1
+            else:
+                result.unchanged_rows += 1
+        result.rejected_rows = len({e.line for e in parsed.errors})
         result.run = _record_run(parsed, filename, result)
     return result
 
 
 def _upsert(
     model: type[models.Model], key: str, desired: dict[str, dict], result: ImportResult
-) -> tuple[dict[str, int], set[str]]:
-    """Create missing rows and update differing ones; return {key: pk} for every desired key and the set
-    of keys created or updated. `desired` maps each key to its other columns (foreign keys by id)."""
+) -> tuple[dict[str, int], tuple[set[str], set[str]]]:
+    """Create missing rows and update differing ones; return {key: pk} for every desired key and the keys
+    (created, updated). `desired` maps each key to its other columns (foreign keys by id)."""
     label = model._meta.model_name
     fields = list(next(iter(desired.values()), {}))
     existing = rows_by_key(model, key, list(desired), fields)
@@ -244,7 +255,7 @@ def _upsert(
     record_many(changes, channel=Channel.IMPORT, actor_label="import_cis")
     result.created[label] = len(new_keys)
     result.updated[label] = len(updates)
-    return pks, set(new_keys) | updated_keys
+    return pks, (set(new_keys), updated_keys)
 
 
 def _record_run(parsed: ParsedFile, filename: str, result: ImportResult) -> ImportRun | None:
@@ -254,8 +265,8 @@ def _record_run(parsed: ParsedFile, filename: str, result: ImportResult) -> Impo
         return run
     counts = {
         "rows_total": parsed.rows_seen,
-        "rows_created": result.created.get("premise", 0),
-        "rows_updated": result.updated.get("premise", 0),
+        "rows_created": result.created_rows,
+        "rows_updated": result.updated_rows,
         "rows_unchanged": result.unchanged_rows,
         "rows_rejected": result.rejected_rows,
         "errors": [str(e) for e in parsed.errors[:1000]],

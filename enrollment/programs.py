@@ -13,7 +13,7 @@ from django.db import transaction
 
 from billing.models import Tariff
 from enrollment.models import PevProgram, ServicePlan
-from pevportal.audit import record, snapshot
+from pevportal.audit import record, save_audited
 from pevportal.models import Channel
 
 PROGRAM_FIELDS = ["name", "summary", "description", "is_active", "sort_order"]
@@ -95,25 +95,10 @@ def _upsert_plan(program: PevProgram, data: dict, tariffs: dict, where: str, act
 
 
 def _save_if_changed(obj, values: dict, fields: list[str], where: str, kind: str, actor_label: str) -> bool:
-    creating = obj.pk is None
-    before = None if creating else snapshot(obj, fields)
-    for name, value in values.items():
-        setattr(obj, name, value)
     try:
-        obj.full_clean()
+        return save_audited(
+            obj, values, fields=fields, kind=kind, channel=Channel.ADMIN, actor_label=actor_label
+        )
     except ValidationError as exc:
         problems = "; ".join(f"{where}.{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
         raise ProgramFileError(problems) from None
-    after = snapshot(obj, fields)
-    if before == after:
-        return False
-    obj.save()
-    record(
-        action=f"{kind}.{'created' if creating else 'updated'}",
-        target=obj,
-        channel=Channel.ADMIN,
-        actor_label=actor_label,
-        before=before,
-        after=after,
-    )
-    return True

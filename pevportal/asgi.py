@@ -1,7 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
-
-The Django application is built before anything imports consumers, so their models load after setup.
-"""
+"""ASGI entry point (daphne in development, uvicorn in production). HTTP goes to Django; the Channels
+router is where the live-charging WebSocket routes join, after the Django app is built so that their
+consumers' models load after setup."""
 
 import os
 

@@ -118,3 +118,39 @@ def record_many(changes: Iterable[Change], *, channel: Channel, actor=None, acto
 
 def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def save_audited(
+    obj: models.Model,
+    values: dict[str, Any],
+    *,
+    fields: Iterable[str],
+    kind: str,
+    channel: Channel,
+    actor=None,
+    actor_label: str = "",
+    validate: bool = True,
+) -> bool:
+    """Set `values` on `obj` and save it with a `<kind>.created` / `<kind>.updated` audit record — only when
+    the audited `fields` changed. Returns whether it saved. full_clean() runs first unless validate=False."""
+    fields = list(fields)
+    creating = obj.pk is None
+    before = None if creating else snapshot(obj, fields)
+    for name, value in values.items():
+        setattr(obj, name, value)
+    if validate:
+        obj.full_clean()
+    after = snapshot(obj, fields)
+    if before == after:
+        return False
+    obj.save()
+    record(
+        action=f"{kind}.{'created' if creating else 'updated'}",
+        target=obj,
+        channel=channel,
+        actor=actor,
+        actor_label=actor_label,
+        before=before,
+        after=after,
+    )
+    return True

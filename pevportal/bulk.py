@@ -1,5 +1,5 @@
-"""Set-based writes of many rows: PostgreSQL COPY where the database is PostgreSQL, Django's bulk
-operations elsewhere (the SQLite embedded default).
+"""Set-based writes of many rows: PostgreSQL COPY where the database is PostgreSQL, executemany (inserts)
+and Django's bulk_update (updates) on the SQLite embedded default.
 
 Django's bulk_create builds a model instance per row and binds every value as a query parameter, which
 costs more than the insert itself at 100,000 rows; COPY streams plain tuples in PostgreSQL's own format.
@@ -41,18 +41,37 @@ def _postgres_array(keys: list, element_type: str) -> RawSQL:
     return RawSQL(f"SELECT unnest(%s::{element_type}[])", [keys])  # noqa: S611
 
 
+def serialize_writers(name: str) -> None:
+    """Wait until no other transaction holds `name`, then hold it until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite already admits one writer at a time.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("serialize_writers must run inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+
+
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Insert new rows; the primary key and any db_default columns come from the database."""
     rows = list(rows)
     if not rows:
         return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(
-            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=_BATCH
-        )
-        return
     columns, adapters = _columns(model, fields)
     table = connection.ops.quote_name(model._meta.db_table)
+    if connection.vendor != "postgresql":
+        concrete = [model._meta.get_field(name) for name in fields]
+        placeholders = ", ".join("%s" for _ in concrete)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608 — quoted identifiers
+                [
+                    [f.get_db_prep_save(v, connection) for f, v in zip(concrete, row, strict=True)]
+                    for row in rows
+                ],
+            )
+        return
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
@@ -68,6 +87,10 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
         model.objects.bulk_update(objects, list(fields), batch_size=_BATCH)
         return
     quote = connection.ops.quote_name
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            "update_rows must run inside transaction.atomic(): its staging table drops at commit"
+        )
     pk = quote(model._meta.pk.column)
     columns, adapters = _columns(model, fields)
     table = quote(model._meta.db_table)

@@ -34,8 +34,8 @@ DEMO_LOGINS = [
 
 
 def load_demo() -> list[DemoLogin]:
-    if settings.PRODUCTION:
-        raise ImproperlyConfigured("load_demo creates well-known logins and never runs in production")
+    if settings.PRODUCTION or not settings.DEBUG:
+        raise ImproperlyConfigured("load_demo creates well-known logins: development (DEBUG) only")
     for path in sorted((DATA / "tariffs").glob("*.json")):
         import_tariff_file(path, actor_label="load_demo")
     import_programs_file(DATA / "programs.json", actor_label="load_demo")

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
@@ -7,6 +8,9 @@ from pevportal.views import healthz
 
 # Swagger UI (served from the local sidecar package) sets styles from script; no other page may.
 _API_BROWSER_CSP = csp_update({"style-src": ["'unsafe-inline'"]})
+
+# Staff sign in to the admin through allauth, with its rate limits and MFA.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

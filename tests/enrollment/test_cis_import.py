@@ -189,3 +189,27 @@ def test_it_accepts_a_byte_order_mark_and_crlf_line_ends(tmp_path, tariff):
     run(write(tmp_path, body))
 
     assert Premise.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (HEADER.replace("email", "phone") + ROWS[0] + "\n", "line 1: (header): duplicate columns: phone"),
+        (HEADER + ROWS[0] + '\n7001000002,"Bob "Ortiz,x\n', "line 3: (row): malformed CSV"),
+    ],
+)
+def test_it_rejects_a_malformed_file(tmp_path, tariff, body, expected):
+    err = run_failing(write(tmp_path, body))
+
+    assert expected in err
+    assert not Premise.objects.exists()
+
+
+def test_it_counts_rows_by_what_changed_in_the_run(tmp_path, tariff):
+    run(write(tmp_path, HEADER + "\n".join(ROWS) + "\n"))
+    renamed = [row.replace("alice@example.com", "alice@new.example") for row in ROWS[:2]]
+
+    run(write(tmp_path, HEADER + "\n".join([*renamed, ROWS[2]]) + "\n", "cis2.csv"))
+
+    second = ImportRun.objects.get(filename="cis2.csv")
+    assert (second.rows_created, second.rows_updated, second.rows_unchanged) == (0, 2, 1)

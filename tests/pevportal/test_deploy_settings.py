@@ -39,6 +39,13 @@ def test_it_passes_check_deploy_without_warnings():
     assert "System check identified no issues" in result.stdout
 
 
+def test_it_refuses_production_without_allowed_hosts():
+    result = manage("check", **{**PRODUCTION, "ALLOWED_HOSTS": ""})
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set" in result.stderr
+
+
 def test_it_refuses_production_without_a_secret_key():
     result = manage("check", **{**PRODUCTION, "SECRET_KEY": ""})
 
