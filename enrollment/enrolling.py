@@ -218,7 +218,9 @@ def request_transfer(request: EnrollmentRequest, *, user, channel: str) -> Trans
 def send_enrollment_confirmation(enrollment_id: int) -> None:
     """Tell every user linked to the account what happens next: plug in at home within the window."""
     enrollment = (
-        Enrollment.objects.select_related("pev", "premise", "plan__program", "account")
+        Enrollment.objects.select_related(
+            "pev", "premise__default_tariff", "plan__program", "account__customer"
+        )
         .filter(pk=enrollment_id)
         .first()
     )
@@ -235,7 +237,8 @@ def send_enrollment_confirmation(enrollment_id: int) -> None:
         "enrollment": enrollment,
         "window": window,
         "phone": settings.PORTAL_PHONE,
-        "dashboard_path": reverse("enrollment-detail", args=[enrollment.pk]),
+        "enrollment_url": settings.SITE_URL + reverse("enrollment-detail", args=[enrollment.pk]),
+        "time_zone": enrollment.premise.default_tariff.time_zone,
     }
     send_mail(
         subject=_("Your vehicle is enrolled: plug in at home to finish setting it up"),

@@ -112,6 +112,15 @@ class Premise(models.Model):
         return f"{self.premise_id} — {self.service_address}"
 
 
+class PevProgramQuerySet(models.QuerySet):
+    def offered(self) -> "PevProgramQuerySet":
+        """Active programmes with their offered plans and tariffs in `offered_plans` (public pages, API)."""
+        plans = ServicePlan.objects.offered_with_tariffs()
+        return self.filter(is_active=True).prefetch_related(
+            models.Prefetch("plans", queryset=plans, to_attr="offered_plans")
+        )
+
+
 class PevProgram(models.Model):
     """A PEV programme the utility offers (Req 2), e.g. "EV Home Charging"; plans sit under it."""
 
@@ -121,6 +130,8 @@ class PevProgram(models.Model):
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     sort_order = models.PositiveSmallIntegerField(default=0)
+
+    objects = PevProgramQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -450,3 +461,31 @@ class TransferRequest(models.Model):
 
     def __str__(self) -> str:
         return f"transfer of {self.vin} to {self.account} ({self.status})"
+
+
+class EnrollmentDraftQuerySet(models.QuerySet):
+    def for_user(self, user) -> "EnrollmentDraftQuerySet":
+        """A customer sees only their own draft."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
+
+
+class EnrollmentDraft(models.Model):
+    """A customer's enrollment wizard in progress, kept on the server so they can leave and come back.
+
+    `data` holds what the steps collected (ids, the VIN, the plan, preferences); every request re-checks it
+    through the customer's access QuerySets, so an unlinked account or a withdrawn plan reopens its step.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrollment_draft"
+    )
+    step = models.CharField(max_length=16, help_text=_("The step the customer resumes at."))
+    data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EnrollmentDraftQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"draft of {self.user} at {self.step}"

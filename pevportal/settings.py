@@ -284,5 +284,7 @@ if LOG_FORMAT not in {"json", "console"}:
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- Portal ---------------------------------------------------------------------------------------
+# The portal's public address, for links in emails (which have no request to build them from).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 PORTAL_UTILITY_NAME = env_str("PORTAL_UTILITY_NAME", "Southern California Edison (demo)")
 PORTAL_PHONE = env_str("PORTAL_PHONE", "1-800-555-0150")

@@ -1,9 +1,8 @@
-from django.db.models import Prefetch
 from rest_framework import viewsets
 from rest_framework.permissions import AllowAny
 
 from enrollment.api.serializers import PevProgramSerializer
-from enrollment.models import PevProgram, ServicePlan
+from enrollment.models import PevProgram
 
 
 class PevProgramViewSet(viewsets.ReadOnlyModelViewSet):
@@ -15,7 +14,4 @@ class PevProgramViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "code"
 
     def get_queryset(self):
-        plans = ServicePlan.objects.offered_with_tariffs()
-        return PevProgram.objects.filter(is_active=True).prefetch_related(
-            Prefetch("plans", queryset=plans, to_attr="offered_plans")
-        )
+        return PevProgram.objects.offered()

@@ -1,6 +1,5 @@
 """Public pages: the PEV programmes, their plans and tariffs, and the plan comparison (Req 1, 2)."""
 
-from django.db.models import Prefetch
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.generic import DetailView, ListView
@@ -10,10 +9,6 @@ from billing.presentation import tariff_card
 from enrollment.forms.public import PlanComparisonForm
 from enrollment.models import PevProgram, ServicePlan
 
-_OFFERED_PLANS = Prefetch(
-    "plans", queryset=ServicePlan.objects.offered_with_tariffs(), to_attr="offered_plans"
-)
-
 
 class ProgramListView(ListView):
     """Public: the PEV programmes on offer and how to enroll (Req 1, 2)."""
@@ -22,7 +17,7 @@ class ProgramListView(ListView):
     context_object_name = "programs"
 
     def get_queryset(self):
-        return PevProgram.objects.filter(is_active=True).prefetch_related(_OFFERED_PLANS)
+        return PevProgram.objects.offered()
 
 
 class ProgramDetailView(DetailView):
@@ -34,7 +29,7 @@ class ProgramDetailView(DetailView):
     slug_url_kwarg = "code"
 
     def get_queryset(self):
-        return PevProgram.objects.filter(is_active=True).prefetch_related(_OFFERED_PLANS)
+        return PevProgram.objects.offered()
 
     def get_context_data(self, **kwargs):
         today = timezone.now().date()

@@ -54,6 +54,7 @@ def test_it_enrolls_and_opens_a_commissioning_window(home, alice, django_capture
     assert (record.actor, record.channel, record.after["pev"]) == (alice, "web", enrollment.pev_id)
     [email] = mail.outbox
     assert "plug" in email.body.lower()
+    assert f"http://127.0.0.1:8000/my/enrollments/{enrollment.pk}/" in email.body
     assert alice.email in email.to
 
 
