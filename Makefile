@@ -47,3 +47,7 @@ clean:
 ## Benchmarks (median of rounds; see bench/). BENCH_ROWS / BENCH_ROUNDS override the sizes.
 bench-cis-import: install
 	$(PY) -m bench.cis_import
+
+.PHONY: bench-enrollment-import
+bench-enrollment-import: install
+	$(PY) -m bench.enrollment_import

@@ -72,7 +72,12 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
                 ],
             )
         return
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    # wrap_database_errors: COPY runs on the raw psycopg cursor; callers catch Django's IntegrityError.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
         for row in rows:
             copy.write_row([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
 
@@ -97,7 +102,7 @@ def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
     staging = quote(f"staging_{model._meta.db_table}")
     assignments = ", ".join(f"{c} = s.{c}" for c in columns.split(", "))
     # Identifiers come from model metadata and are quoted; values travel by COPY, never in the SQL text.
-    with connection.cursor() as cursor:
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         # A temporary table dropped at commit: rows arrive by COPY, then one UPDATE … FROM joins them.
         cursor.execute(
             f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "  # noqa: S608 — quoted identifiers only
