@@ -82,9 +82,16 @@ class CreditInline(ReadOnlyInline):
 
 @admin.register(TariffVersion)
 class TariffVersionAdmin(ReadOnlyAdmin):
-    list_display = ("tariff", "effective_start", "effective_end", "fixed_charge", "fixed_charge_unit")
+    list_display = (
+        "tariff",
+        "effective_start",
+        "effective_end",
+        "holiday_calendar",
+        "fixed_charge",
+        "fixed_charge_unit",
+    )
     list_filter = ("tariff",)
-    list_select_related = ("tariff",)
+    list_select_related = ("tariff", "holiday_calendar")
     inlines = [SeasonInline, PeriodInline, CreditInline]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import holidays as holidays_package
 from django.db import transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from billing.models import Holiday, HolidayCalendar, ObservedRule
@@ -21,8 +22,9 @@ YEARS_AHEAD = 2
 
 
 def holiday_dates(calendar: HolidayCalendar, years: Iterable[int]) -> dict[dt.date, str]:
-    """The calendar's holidays in `years` (date → name), after its weekend rule."""
+    """The calendar's holidays in `years` (date → its display name), after its weekend rule."""
     wanted = set(calendar.holiday_names)
+    display = calendar.display_names or {}
     source = holidays_package.country_holidays(calendar.country, years=list(years), observed=False)
     dates: dict[dt.date, str] = {}
     for day, names in sorted(source.items()):
@@ -32,7 +34,7 @@ def holiday_dates(calendar: HolidayCalendar, years: Iterable[int]) -> dict[dt.da
                 continue
             if calendar.observed_rule == ObservedRule.SUNDAY_TO_MONDAY and day.weekday() == 6:
                 day = day + dt.timedelta(days=1)
-            dates[day] = name
+            dates[day] = display.get(name, name)
     return dates
 
 
@@ -40,7 +42,9 @@ def holiday_dates(calendar: HolidayCalendar, years: Iterable[int]) -> dict[dt.da
 def build_calendar(calendar: HolidayCalendar, years: Iterable[int], *, actor_label: str = "") -> int:
     """Make the Holiday rows of `years` (a contiguous range) match the calendar's rule; returns rows changed.
 
-    Idempotent: rebuilding a year that is already right changes nothing and writes no audit record.
+    The built years stay one contiguous run (what HolidayCalendar.covers assumes): years between the run
+    already built and the ones asked for are built too. Idempotent: rebuilding a year that is already right
+    changes nothing and writes no audit record.
     """
     years = sorted(set(years))
     if not years:
@@ -49,6 +53,8 @@ def build_calendar(calendar: HolidayCalendar, years: Iterable[int], *, actor_lab
         raise ValueError(f"years must be contiguous, got {years}")
     # Locked so two builds of one calendar (beat task and an import) cannot both insert a year.
     locked = HolidayCalendar.objects.select_for_update().get(pk=calendar.pk)
+    if locked.first_year is not None:
+        years = list(range(min(years[0], locked.last_year + 1), max(years[-1], locked.first_year - 1) + 1))
     expected = holiday_dates(locked, years)
     existing = {
         h.date: h for h in calendar.holidays.filter(date__year__gte=years[0], date__year__lte=years[-1])
@@ -81,14 +87,28 @@ def build_calendar(calendar: HolidayCalendar, years: Iterable[int], *, actor_lab
     return len(changes)
 
 
+def years_needed(
+    calendar: HolidayCalendar, *, today: dt.date | None = None, years_ahead: int = YEARS_AHEAD
+) -> range:
+    """The years a calendar must cover: from the earliest start of a version priced with it (this year
+    without versions) through `years_ahead` years after this one, or the last year a version names."""
+    this_year = (today or timezone.now().date()).year
+    span = calendar.versions.aggregate(
+        first=Min("effective_start"), last_start=Max("effective_start"), last_end=Max("effective_end")
+    )
+    first = span["first"].year if span["first"] else this_year
+    last = max(
+        [this_year + years_ahead] + [span[key].year for key in ("last_start", "last_end") if span[key]]
+    )
+    return range(first, last + 1)
+
+
 def extend_calendars(*, today: dt.date | None = None, years_ahead: int = YEARS_AHEAD) -> int:
-    """Build every calendar from its first year through `years_ahead` years after this one.
+    """Build every calendar from its versions' earliest start year through `years_ahead` years after this one.
 
     Returns the number of holiday rows added or removed.
     """
-    this_year = (today or timezone.now().date()).year
     changed = 0
     for calendar in HolidayCalendar.objects.order_by("pk"):
-        first = min(calendar.first_year or this_year, this_year)
-        changed += build_calendar(calendar, range(first, this_year + years_ahead + 1))
+        changed += build_calendar(calendar, years_needed(calendar, today=today, years_ahead=years_ahead))
     return changed

@@ -39,6 +39,12 @@ class HolidayCalendar(models.Model):
     holiday_names = models.JSONField(
         help_text='Names exactly as the `holidays` package spells them, e.g. "Washington\'s Birthday".'
     )
+    display_names = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What the rate sheet calls a holiday, by package name: {"Washington\'s Birthday": '
+        '"Presidents\' Day"}.',
+    )
     observed_rule = models.CharField(max_length=20, choices=ObservedRule.choices)
     first_year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="First year built.")
     last_year = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Last year built.")
@@ -47,7 +53,10 @@ class HolidayCalendar(models.Model):
         return self.name
 
     def covers(self, year: int) -> bool:
-        """Whether the rows of `year` are built (a missing year would rate its holidays as weekdays)."""
+        """Whether the rows of `year` are built (a missing year would rate its holidays as weekdays).
+
+        billing.holidays.build_calendar only ever builds one contiguous run of years, so the range is exact.
+        """
         return self.first_year is not None and self.first_year <= year <= self.last_year
 
 
@@ -56,7 +65,7 @@ class Holiday(models.Model):
 
     calendar = models.ForeignKey(HolidayCalendar, on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField()
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="The calendar's display name for it, if it has one.")
 
     class Meta:
         ordering = ["date"]
@@ -88,17 +97,15 @@ class Utility(models.Model):
 class Tariff(models.Model):
     """A rate schedule customers are billed under (e.g. SCE TOU-D-PRIME); its numbers live in versions.
 
-    `utility` and `holiday_calendar` may be empty only for a tariff named by the CIS before its rate sheet
-    was imported; such a tariff has no version and cannot be priced.
+    `utility` may be empty only for a tariff named by the CIS before its rate sheet was imported; such a
+    tariff has no version and cannot be priced. The time zone is the tariff's, not a version's: every
+    version's hours are local hours of it, so the importer refuses to change it once a version exists.
     """
 
     code = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     utility = models.ForeignKey(
         Utility, null=True, blank=True, on_delete=models.PROTECT, related_name="tariffs"
-    )
-    holiday_calendar = models.ForeignKey(
-        HolidayCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="tariffs"
     )
     time_zone = models.CharField(
         max_length=64, default=DEFAULT_TIME_ZONE, help_text="The periods are defined in this local time."
@@ -140,10 +147,12 @@ class TariffVersion(models.Model):
     """The numbers of one rate sheet, in force from `effective_start` until `effective_end` (exclusive).
 
     The two schedules are 12x24 matrices (month 1-12 → row 0-11, local hour → column) of period indexes,
-    as in URDB. Holidays use the weekend schedule.
+    as in URDB. Holidays (of the version's own calendar, so a later calendar change never re-rates a past
+    bill) use the weekend schedule.
     """
 
     tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="versions")
+    holiday_calendar = models.ForeignKey(HolidayCalendar, on_delete=models.PROTECT, related_name="versions")
     effective_start = models.DateField()
     effective_end = models.DateField(null=True, blank=True, help_text="First day no longer in force.")
     urdb_label = models.CharField(max_length=64, blank=True, help_text="The OpenEI URDB record it came from.")
@@ -254,19 +263,35 @@ class Tier(models.Model):
         return self.rate + self.adjustment
 
 
+class CreditApplies(models.TextChoices):
+    """Which bills a credit is on."""
+
+    ALL = "all", "Every bill on the tariff"
+    EV_SUBMETER = "ev_submeter", "Only when the vehicle's charging is measured by a submeter"
+
+
 class Credit(models.Model):
-    """A recurring bill credit, e.g. the EV submeter credit ($/day)."""
+    """A recurring bill credit, e.g. the EV submeter credit ($/day).
+
+    An `ev_submeter` credit is applied only to PEV-plan bills: PEV Portal bills a plan on the energy the
+    EUMD submeter measures, which is what e.g. SCE TOU-D-PRIME's EV Submeter Credit requires.
+    """
 
     version = models.ForeignKey(TariffVersion, on_delete=models.CASCADE, related_name="credits")
     name = models.CharField(max_length=200)
     amount = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal(0))])
     unit = models.CharField(max_length=5, choices=ChargeUnit.choices)
+    applies_to = models.CharField(max_length=16, choices=CreditApplies.choices, default=CreditApplies.ALL)
 
     class Meta:
         ordering = ["version", "id"]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.amount} {self.get_unit_display()}"
+
+    def applies(self, *, ev_submeter: bool) -> bool:
+        """Whether the credit is on a bill, given whether that bill is for submetered EV charging."""
+        return self.applies_to == CreditApplies.ALL or ev_submeter
 
 
 class CriticalPeakDay(models.Model):

@@ -1,16 +1,32 @@
 """What the public program pages show of a tariff (Req 1, 2): week grids and prices per season, charges,
-credits, holidays and the source of the numbers. `tariff_card` builds the context of
-templates/billing/_tariff_card.html; it reads the stored version, it does not compute a schedule.
+credits, holidays and the source of the numbers. `tariff_cards` builds the context of
+templates/billing/_tariff_card.html for several tariffs in a fixed number of queries; it reads the stored
+versions, it does not compute a schedule.
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
-from billing.models import Period, Tariff, TariffVersion
-from billing.urdb import month_range_label
+from billing.models import CreditApplies, Holiday, Period, Tariff, TariffVersion
+
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -47,34 +63,76 @@ class SeasonCard:
 
 def tariff_card(tariff: Tariff, on: dt.date) -> dict | None:
     """The card of the version in force on `on` (a local date), or None when no version is in force then."""
-    version = (
-        TariffVersion.objects.filter(pk=getattr(tariff.version_on(on), "pk", None))
-        .prefetch_related(
-            "seasons", "credits", Prefetch("periods", queryset=Period.objects.prefetch_related("tiers"))
+    return tariff_cards([tariff], on=on)[0]
+
+
+def tariff_cards(tariffs: Iterable[Tariff], on: dt.date) -> list[dict | None]:
+    """The cards of several tariffs on `on`, in the order given (None where no version is in force).
+
+    Six queries however many tariffs: versions with tariff, utility and calendar; seasons; credits;
+    periods; tiers; the calendars' holidays of `on`'s year.
+    """
+    tariffs = list(tariffs)
+    versions = {
+        version.tariff_id: version
+        for version in TariffVersion.objects.filter(
+            tariff__in={tariff.pk for tariff in tariffs}, effective_start__lte=on
         )
-        .first()
-    )
-    if version is None:
-        return None
+        .filter(Q(effective_end__isnull=True) | Q(effective_end__gt=on))
+        .select_related("tariff__utility", "holiday_calendar")
+        .prefetch_related(
+            "seasons",
+            "credits",
+            Prefetch("periods", queryset=Period.objects.prefetch_related("tiers")),
+            Prefetch(
+                "holiday_calendar__holidays",
+                queryset=Holiday.objects.filter(date__year=on.year),
+                to_attr="holidays_of_year",
+            ),
+        )
+    }
+    return [_card(versions[tariff.pk], on) if tariff.pk in versions else None for tariff in tariffs]
+
+
+def _card(version: TariffVersion, on: dt.date) -> dict:
     periods = {p.index: p for p in version.periods.all()}
-    calendar = tariff.holiday_calendar or tariff.utility.holiday_calendar
     return {
-        "tariff": tariff,
+        "tariff": version.tariff,
         "version": version,
         "seasons": [_season_card(version, season, periods) for season in version.seasons.all()],
         "fixed_charge": dollars(version.fixed_charge),
         "minimum_charge": dollars(version.minimum_charge),
         "credits": [
-            {"name": c.name, "amount": dollars(c.amount), "unit": c.unit} for c in version.credits.all()
+            {
+                "name": c.name,
+                "amount": dollars(c.amount),
+                "unit": c.unit,
+                "ev_submeter_only": c.applies_to == CreditApplies.EV_SUBMETER,
+            }
+            for c in version.credits.all()
         ],
         "baseline_credit": dollars(version.baseline_credit),
         "critical_peak": dollars(version.critical_peak_adder),
-        "holidays": list(calendar.holidays.filter(date__year=on.year)) if calendar else [],
+        "holidays": version.holiday_calendar.holidays_of_year,
         "holiday_year": on.year,
-        "time_zone": tariff.time_zone,
-        "source_url": version.source_url or tariff.source_url,
+        "time_zone": version.tariff.time_zone,
+        "source_url": version.source_url or version.tariff.source_url,
         "source_notes": version.source_notes,
     }
+
+
+def month_range_label(months: Iterable[int]) -> str:
+    """'June to September', or 'January to May, October to December' for months that wrap."""
+    runs: list[list[int]] = []
+    for month in sorted(months):
+        if runs and runs[-1][-1] == month - 1:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(
+        MONTH_NAMES[r[0] - 1] if len(r) == 1 else f"{MONTH_NAMES[r[0] - 1]} to {MONTH_NAMES[r[-1] - 1]}"
+        for r in runs
+    )
 
 
 def dollars(amount: Decimal | None) -> str:

@@ -104,13 +104,17 @@ def price_schedule(
 
 
 def price_segments(tariff: Tariff, start_utc: dt.datetime, end_utc: dt.datetime) -> list[PriceSegment]:
-    """The bulk form: contiguous runs of one price covering [start_utc, end_utc), in order. Three queries."""
+    """The bulk form: contiguous runs of one price covering [start_utc, end_utc), in order.
+
+    Six queries whatever the range: versions with their calendars, seasons, critical-peak days, periods,
+    tiers, and the holidays of those calendars.
+    """
     _require_utc_range(start_utc, end_utc)
     zone = tariff.zone
     first_day = start_utc.astimezone(zone).date()
     last_day = end_utc.astimezone(zone).date()
     versions = _versions(tariff, first_day, last_day)
-    holidays = _holidays(tariff, first_day, last_day)
+    holidays = _holidays(versions, first_day, last_day)
 
     segments: list[PriceSegment] = []
     cache: dict[tuple, tuple] = {}
@@ -124,7 +128,7 @@ def price_segments(tariff: Tariff, start_utc: dt.datetime, end_utc: dt.datetime)
         stop = min(next_hour, end_utc)
         day = local.date()
         version = _version_on(versions, day, tariff)
-        day_type = _day_type(day, holidays)
+        day_type = _day_type(day, holidays[version.holiday_calendar_id])
         cpp = version.critical_peak_adder is not None and day in version.event_days
         key = (version.pk, day.month, day_type, local.hour, cpp)
         if key not in cache:
@@ -183,6 +187,7 @@ def _versions(tariff: Tariff, first_day: dt.date, last_day: dt.date) -> list[Tar
     versions = list(
         tariff.versions.filter(effective_start__lte=last_day)
         .filter(Q(effective_end__isnull=True) | Q(effective_end__gt=first_day))
+        .select_related("holiday_calendar")
         .prefetch_related(
             "seasons",
             "critical_peak_days",
@@ -197,20 +202,29 @@ def _versions(tariff: Tariff, first_day: dt.date, last_day: dt.date) -> list[Tar
     return versions
 
 
-def _holidays(tariff: Tariff, first_day: dt.date, last_day: dt.date) -> set[dt.date]:
-    calendar = tariff.holiday_calendar or (tariff.utility.holiday_calendar if tariff.utility else None)
-    if calendar is None:
-        raise ScheduleError(f"{tariff.code} has no holiday calendar")
-    for year in range(first_day.year, last_day.year + 1):
-        if not calendar.covers(year):
-            raise ScheduleError(
-                f"holiday calendar {calendar.code!r} is not built for {year} (run build_holidays)"
-            )
-    return set(
-        Holiday.objects.filter(calendar=calendar, date__gte=first_day, date__lte=last_day).values_list(
-            "date", flat=True
+def _holidays(
+    versions: list[TariffVersion], first_day: dt.date, last_day: dt.date
+) -> dict[int, set[dt.date]]:
+    """The holidays of each version's calendar (by calendar id) in the range; each must be built for the
+    years its version is priced in."""
+    for version in versions:
+        calendar = version.holiday_calendar
+        start = max(first_day, version.effective_start)
+        end = min(
+            last_day, version.effective_end - dt.timedelta(days=1) if version.effective_end else last_day
         )
-    )
+        for year in range(start.year, end.year + 1):
+            if not calendar.covers(year):
+                raise ScheduleError(
+                    f"holiday calendar {calendar.code!r} is not built for {year} (run build_holidays)"
+                )
+    holidays: dict[int, set[dt.date]] = {version.holiday_calendar_id: set() for version in versions}
+    rows = Holiday.objects.filter(
+        calendar__in=list(holidays), date__gte=first_day, date__lte=last_day
+    ).values_list("calendar_id", "date")
+    for calendar_id, day in rows:
+        holidays[calendar_id].add(day)
+    return holidays
 
 
 def _version_on(versions: list[TariffVersion], day: dt.date, tariff: Tariff) -> TariffVersion:

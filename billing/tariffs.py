@@ -2,7 +2,9 @@
 
 `import_tariff_file(path)` is what the `import_tariff` command and the demo-data loader call. It is atomic:
 a file with any error imports nothing. Re-importing an identical file changes nothing; a file whose record
-starts later than the tariff's latest version adds a version and closes the previous one.
+starts later than the tariff's latest version adds a version and closes the previous one. A version keeps
+the holiday calendar it was imported with, so a calendar change is a new version and never re-rates a
+past one.
 """
 
 import datetime as dt
@@ -13,7 +15,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from billing.holidays import YEARS_AHEAD, build_calendar
+from billing.holidays import build_calendar, years_needed
 from billing.models import (
     Credit,
     CriticalPeakDay,
@@ -32,8 +34,16 @@ from pevportal.models import Channel, ImportRun
 
 IMPORT_KIND = "tariff"
 ACTOR_LABEL = "import_tariff"
-TARIFF_FIELDS = ("name", "utility", "holiday_calendar", "time_zone", "source_url")
-VERSION_AUDIT_FIELDS = ("tariff", "effective_start", "effective_end", "urdb_label", "content_sha256")
+TARIFF_FIELDS = ("name", "utility", "time_zone", "source_url")
+VERSION_AUDIT_FIELDS = (
+    "tariff",
+    "effective_start",
+    "effective_end",
+    "holiday_calendar",
+    "urdb_label",
+    "content_sha256",
+)
+CALENDAR_AUDIT_FIELDS = ("code", "name", "country", "holiday_names", "display_names", "observed_rule")
 
 
 class Outcome:
@@ -86,7 +96,7 @@ def import_tariff_file(path: str | Path, *, actor_label: str = ACTOR_LABEL) -> I
         ImportRun.objects.create(
             kind=IMPORT_KIND,
             sha256=sha256,
-            filename=str(path)[-500:],
+            filename=path.name,
             status=ImportRun.Status.SUCCEEDED,
             finished_at=timezone.now(),
             rows_total=len(parsed),
@@ -98,22 +108,21 @@ def import_tariff_file(path: str | Path, *, actor_label: str = ACTOR_LABEL) -> I
 
 @transaction.atomic
 def import_tariff(parsed: ParsedTariff, *, warnings: list[str] | None = None, actor_label: str = ACTOR_LABEL):
-    """Write one parsed record: its utility, calendar, tariff row and version; returns a TariffOutcome."""
+    """Write one parsed record: its utility, calendar, tariff row and version; returns a TariffOutcome.
+
+    The version's holiday calendar is then built from the earliest start of the versions priced with it.
+    """
     warnings = warnings if warnings is not None else []
+    warnings.extend(parsed.warnings)
     calendar = _calendar_for(parsed, warnings, actor_label)
     utility = _utility_for(parsed, calendar, actor_label)
-    tariff = _update_tariff(parsed, utility, calendar or utility.holiday_calendar, actor_label)
-    outcome = _add_version(tariff, parsed, actor_label)
-    if outcome.outcome != Outcome.UNCHANGED:
-        calendar = tariff.holiday_calendar
-        last_year = max(
-            timezone.now().year + YEARS_AHEAD, (parsed.effective_end or parsed.effective_start).year
-        )
-        build_calendar(
-            calendar,
-            range(min(parsed.effective_start.year, calendar.first_year or 9999), last_year + 1),
-            actor_label=actor_label,
-        )
+    calendar = calendar or utility.holiday_calendar
+    tariff = _locked_tariff(parsed, utility, actor_label)
+    outcome = _add_version(tariff, parsed, calendar, actor_label)
+    if not tariff.versions.filter(effective_start__gt=parsed.effective_start).exists():
+        # Only the latest rate sheet describes the tariff; re-importing an older one must not undo it.
+        _update_tariff(tariff, parsed, utility, actor_label)
+    build_calendar(calendar, years_needed(calendar), actor_label=actor_label)
     return outcome
 
 
@@ -133,7 +142,7 @@ def _calendar_for(parsed: ParsedTariff, warnings: list[str], actor_label: str) -
             target=calendar,
             channel=Channel.IMPORT,
             actor_label=actor_label,
-            after=snapshot(calendar, ("code", "name", "country", "holiday_names", "observed_rule")),
+            after=snapshot(calendar, CALENDAR_AUDIT_FIELDS),
         )
         return calendar
     if _calendar_fields(parsed.calendar) != {
@@ -151,6 +160,7 @@ def _calendar_fields(parsed: ParsedCalendar) -> dict:
         "name": parsed.name,
         "country": parsed.country,
         "holiday_names": list(parsed.holiday_names),
+        "display_names": dict(parsed.display_names),
         "observed_rule": parsed.observed_rule,
     }
 
@@ -181,20 +191,17 @@ def _utility_for(parsed: ParsedTariff, calendar: HolidayCalendar | None, actor_l
     return utility
 
 
-def _update_tariff(
-    parsed: ParsedTariff, utility: Utility, calendar: HolidayCalendar, actor_label: str
-) -> Tariff:
-    # Lock the row so two imports of the same tariff cannot both add "the next" version.
+def _locked_tariff(parsed: ParsedTariff, utility: Utility, actor_label: str) -> Tariff:
+    """The tariff row, locked so two imports of the same tariff cannot both add "the next" version."""
     tariff = Tariff.objects.select_for_update().filter(code=parsed.code).first()
-    wanted = {
-        "name": parsed.name,
-        "utility": utility,
-        "holiday_calendar": calendar,
-        "time_zone": parsed.time_zone,
-        "source_url": parsed.source_url[:500],
-    }
     if tariff is None:
-        tariff = Tariff.objects.create(code=parsed.code, **wanted)
+        tariff = Tariff.objects.create(
+            code=parsed.code,
+            name=parsed.name,
+            utility=utility,
+            time_zone=parsed.time_zone,
+            source_url=parsed.source_url,
+        )
         record(
             action="tariff.created",
             target=tariff,
@@ -202,10 +209,20 @@ def _update_tariff(
             actor_label=actor_label,
             after=snapshot(tariff, ("code", *TARIFF_FIELDS)),
         )
-        return tariff
+    elif tariff.time_zone != parsed.time_zone and tariff.versions.exists():
+        raise TariffFileError(
+            [
+                f"pevportal.time_zone: {tariff.code}'s versions are priced in {tariff.time_zone}; "
+                f"{parsed.time_zone} would move the hours of every past version"
+            ]
+        )
+    return tariff
+
+
+def _update_tariff(tariff: Tariff, parsed: ParsedTariff, utility: Utility, actor_label: str) -> None:
     before = snapshot(tariff, TARIFF_FIELDS)
-    for name, value in wanted.items():
-        setattr(tariff, name, value)
+    tariff.name, tariff.utility, tariff.time_zone = parsed.name, utility, parsed.time_zone
+    tariff.source_url = parsed.source_url
     after = snapshot(tariff, TARIFF_FIELDS)
     if after != before:
         tariff.save(update_fields=list(TARIFF_FIELDS))
@@ -217,10 +234,11 @@ def _update_tariff(
             before=before,
             after=after,
         )
-    return tariff
 
 
-def _add_version(tariff: Tariff, parsed: ParsedTariff, actor_label: str) -> TariffOutcome:
+def _add_version(
+    tariff: Tariff, parsed: ParsedTariff, calendar: HolidayCalendar, actor_label: str
+) -> TariffOutcome:
     fingerprint = parsed.fingerprint()
     start = parsed.effective_start
     same_start = tariff.versions.filter(effective_start=start).first()
@@ -254,7 +272,7 @@ def _add_version(tariff: Tariff, parsed: ParsedTariff, actor_label: str) -> Tari
             after=snapshot(latest, VERSION_AUDIT_FIELDS),
         )
 
-    version = _create_version(tariff, parsed, fingerprint)
+    version = _create_version(tariff, parsed, calendar, fingerprint)
     record(
         action="tariff_version.created",
         target=version,
@@ -266,14 +284,17 @@ def _add_version(tariff: Tariff, parsed: ParsedTariff, actor_label: str) -> Tari
     return TariffOutcome(tariff.code, start, Outcome.NEW_VERSION if latest else Outcome.CREATED)
 
 
-def _create_version(tariff: Tariff, parsed: ParsedTariff, fingerprint: str) -> TariffVersion:
+def _create_version(
+    tariff: Tariff, parsed: ParsedTariff, calendar: HolidayCalendar, fingerprint: str
+) -> TariffVersion:
     cpp = parsed.critical_peak
     version = TariffVersion.objects.create(
         tariff=tariff,
+        holiday_calendar=calendar,
         effective_start=parsed.effective_start,
         effective_end=parsed.effective_end,
         urdb_label=parsed.urdb_label,
-        source_url=parsed.source_url[:500],
+        source_url=parsed.source_url,
         source_notes=parsed.source_notes,
         content_sha256=fingerprint,
         weekday_schedule=[list(row) for row in parsed.weekday_schedule],
@@ -302,7 +323,8 @@ def _create_version(tariff: Tariff, parsed: ParsedTariff, fingerprint: str) -> T
         for number, tier in enumerate(parsed_period.tiers, start=1)
     )
     Credit.objects.bulk_create(
-        Credit(version=version, name=c.name, amount=c.amount, unit=c.unit) for c in parsed.credits
+        Credit(version=version, name=c.name, amount=c.amount, unit=c.unit, applies_to=c.applies_to)
+        for c in parsed.credits
     )
     if cpp:
         CriticalPeakDay.objects.bulk_create(

@@ -1,11 +1,14 @@
 """Public pages: the PEV programmes, their plans and tariffs, and the plan comparison (Req 1, 2)."""
 
+import zoneinfo
+
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.generic import DetailView, ListView
 
-from billing.estimates import typical_monthly_cost
-from billing.presentation import tariff_card
+from billing.estimates import estimate_plans
+from billing.models import DEFAULT_TIME_ZONE
+from billing.presentation import tariff_cards
 from enrollment.forms.public import PlanComparisonForm
 from enrollment.models import PevProgram, ServicePlan
 
@@ -32,9 +35,9 @@ class ProgramDetailView(DetailView):
         return PevProgram.objects.offered()
 
     def get_context_data(self, **kwargs):
-        today = timezone.now().date()
-        plans = [(plan, tariff_card(plan.tariff, on=today)) for plan in self.object.offered_plans]
-        return super().get_context_data(plans=plans, **kwargs)
+        plans = self.object.offered_plans
+        cards = tariff_cards([plan.tariff for plan in plans], on=_local_today())
+        return super().get_context_data(plans=list(zip(plans, cards, strict=True)), **kwargs)
 
 
 def compare_plans(request):
@@ -42,25 +45,16 @@ def compare_plans(request):
     form = PlanComparisonForm(request.GET or None)
     estimates = []
     if form.is_valid():
-        month = form.cleaned_data["month"]
-        # Price the coming occurrence of that month, at the prices in force then — not a past one.
-        today = timezone.now().date()
-        year = today.year if month >= today.month else today.year + 1
-        plans = ServicePlan.objects.offered().select_related("program", "tariff")
-        estimates = sorted(
-            (
-                (
-                    plan,
-                    typical_monthly_cost(
-                        plan.tariff,
-                        month=month,
-                        year=year,
-                        kwh_per_night=form.cleaned_data["kwh_per_night"],
-                        start_hour=form.cleaned_data["start_hour"],
-                    ),
-                )
-                for plan in plans
-            ),
-            key=lambda pair: pair[1].total,
+        estimates = estimate_plans(
+            ServicePlan.objects.offered().select_related("program", "tariff"),
+            month=form.cleaned_data["month"],
+            kwh_per_night=form.cleaned_data["kwh_per_night"],
+            start_hour=form.cleaned_data["start_hour"],
+            today=_local_today(),
         )
     return render(request, "enrollment/compare.html", {"form": form, "estimates": estimates})
+
+
+def _local_today():
+    """Today where the utility's customers are: rate versions and holidays turn over at local midnight."""
+    return timezone.localdate(timezone=zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE))

@@ -1,10 +1,12 @@
 """Plan comparison: a typical month of home charging, each line rounded to the cent once."""
 
+import datetime as dt
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
-from billing.estimates import typical_monthly_cost
+from billing.estimates import estimate_plans, typical_monthly_cost
 from billing.models import Tariff
 from billing.tariffs import import_tariff_file
 
@@ -51,3 +53,53 @@ def test_it_subtracts_daily_credits_and_tops_up_to_the_minimum_charge(write_json
         ("Minimum charge top-up", Decimal("11.55")),
     ]
     assert estimate.total == Decimal("10.00")
+
+
+def test_it_shows_the_energy_and_the_fixed_charges_and_credits_subtotals(prime):
+    estimate = typical_monthly_cost(prime, year=2026, month=7, ev_submeter=True)
+
+    assert lines(estimate) == [
+        ("Energy (310 kWh)", Decimal("84.68")),
+        ("Fixed charge", Decimal("24.61")),  # 31 x $0.794
+        ("EV Submeter Credit", Decimal("-4.71")),  # 31 x $0.152 (sheet 91200-E)
+    ]
+    assert (estimate.energy, estimate.fixed, estimate.total) == (
+        Decimal("84.68"),
+        Decimal("19.90"),
+        Decimal("104.58"),
+    )
+
+
+def test_it_leaves_out_the_ev_submeter_credit_unless_the_charging_is_submetered(prime):
+    estimate = typical_monthly_cost(prime, year=2026, month=7)
+    assert "EV Submeter Credit" not in [line.label for line in estimate.lines]
+
+
+@pytest.mark.parametrize(("today", "month", "year"), [((2026, 11, 26), 7, 2027), ((2026, 11, 26), 11, 2026)])
+def test_it_prices_the_next_occurrence_of_the_month(prime, today, month, year):
+    estimate = typical_monthly_cost(prime, month=month, today=dt.date(*today))
+    assert (estimate.year, estimate.month) == (year, month)
+
+
+def test_it_prices_every_kwh_of_a_session_that_runs_past_the_next_day(prime):
+    # 200 kWh at 7.2 kW is 27 h 47 min: the session of July 31 ends on August 2.
+    estimate = typical_monthly_cost(prime, year=2026, month=7, kwh_per_night=Decimal(200), start_hour=22)
+    assert estimate.kwh == Decimal(31 * 200)
+
+
+@pytest.mark.django_db
+def test_it_estimates_every_plan_cheapest_first_and_marks_the_ones_it_cannot_price(prime, default_rate):
+    unpriced = Tariff.objects.create(code="CIS-ONLY", name="Named by the CIS, no rate sheet yet")
+    ev_plan = SimpleNamespace(code="ev-prime", tariff=prime)  # a service plan: billed on its EUMD submeter
+
+    results = estimate_plans(
+        [unpriced, default_rate, ev_plan, prime], month=7, today=dt.date(2026, 6, 15), start_hour=22
+    )
+
+    assert [result.plan for result in results] == [ev_plan, prime, default_rate, unpriced]
+    assert [result.priced for result in results] == [True, True, True, False]
+    assert "EV Submeter Credit" in [line.label for line in results[0].estimate.lines]
+    assert "EV Submeter Credit" not in [line.label for line in results[1].estimate.lines]
+    assert results[0].estimate.total == results[1].estimate.total - Decimal("4.71")
+    assert results[3].estimate is None
+    assert results[3].problem == "CIS-ONLY has no version in force on 2026-07-01"

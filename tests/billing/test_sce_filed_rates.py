@@ -63,7 +63,7 @@ def day_prices(tariff, day: dt.date) -> dict[str, Decimal]:
     return {i.period_label: i.price for i in intervals}
 
 
-def test_each_tariff_has_the_january_and_june_sheets_with_the_frc_as_adjustment(sce):
+def test_it_gives_each_tariff_the_january_and_june_sheets_with_the_frc_as_adjustment(sce):
     for code, tariff in sce.items():
         versions = list(tariff.versions.order_by("effective_start"))
         assert [(v.effective_start, v.effective_end) for v in versions] == [(JANUARY, JUNE), (JUNE, None)]
@@ -76,10 +76,17 @@ def test_each_tariff_has_the_january_and_june_sheets_with_the_frc_as_adjustment(
             ]
             assert (version.fixed_charge, version.fixed_charge_unit) == (Decimal("0.794"), ChargeUnit.PER_DAY)
             assert version.minimum_charge == 0
-            assert not version.credits.exists()
+            credits = [(c.name, c.amount, c.unit, c.applies_to) for c in version.credits.all()]
+            if code == "SCE-TOU-D-PRIME":
+                # Sheets 90941-E and 91200-E: EV Submeter Credit $(0.152)/meter/day, Special Condition 17.
+                assert credits == [
+                    ("EV Submeter Credit", Decimal("0.152"), ChargeUnit.PER_DAY, "ev_submeter")
+                ]
+            else:
+                assert credits == []
 
 
-def test_the_baseline_credit_is_the_filed_one_on_4_9pm_and_absent_on_prime(sce):
+def test_it_has_the_filed_baseline_credit_on_4_9pm_and_none_on_prime(sce):
     assert [v.baseline_credit for v in sce["SCE-TOU-D-4-9PM"].versions.order_by("effective_start")] == [
         Decimal("0.10108"),  # 90937-E
         Decimal("0.10099"),  # 91196-E
@@ -125,7 +132,7 @@ def test_the_baseline_credit_is_the_filed_one_on_4_9pm_and_absent_on_prime(sce):
         ),
     ],
 )
-def test_the_version_in_force_on_a_day_gives_its_filed_prices(sce, code, day, expected):
+def test_it_prices_a_day_with_the_filed_prices_of_the_version_in_force(sce, code, day, expected):
     prices = day_prices(sce[code], day)
 
     assert prices == {label: Decimal(price) for label, price in expected.items()}
@@ -144,7 +151,7 @@ def test_it_switches_to_the_june_sheets_at_local_midnight(prime):
     assert may.version_id != june.version_id
 
 
-def test_tou_d_4_9pm_has_no_minimum_charge(default_rate):
+def test_it_has_no_minimum_charge_on_tou_d_4_9pm(default_rate):
     assert [v.minimum_charge for v in default_rate.versions.all()] == [0, 0]
 
     # A month without charging costs the Base Services Charge only: no minimum-charge top-up.

@@ -1,5 +1,7 @@
 """A bad tariff file gets an error naming the field, exit status 1, and imports nothing."""
 
+import re
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -175,3 +177,97 @@ def test_it_imports_nothing_when_the_second_file_has_the_error(write_json, recor
     second = {**record, "startdate": 1767225600, "fixedchargeunits": "$/fortnight"}
     err = import_fails(write_json({"items": [record, second]}), capsys)
     assert "items[1].fixedchargeunits" in err
+
+
+def _set(record: dict, path: str, value) -> None:
+    """Set a value by a dotted path with [i] indexes, e.g. "pevportal.seasons[0].name"."""
+    keys = [int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", path)]
+    target = record
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("startdate", float("nan"), "startdate: must be epoch seconds, got nan"),
+        ("startdate", 1e20, "startdate: must be epoch seconds of a date in 1970-2100, got 1e+20"),
+        ("enddate", 10**30, "enddate: must be epoch seconds of a date in 1970-2100"),
+        (
+            "energyratestructure[0][0].rate",
+            0.123456,
+            "energyratestructure[0][0].rate: must have at most 5 decimal",
+        ),
+        ("energyratestructure[1][0].adj", "0.0000001", "energyratestructure[1][0].adj: must have at most 5"),
+        (
+            "energyratestructure[2][0].rate",
+            1e12,
+            "energyratestructure[2][0].rate: must be less than 10,000,000",
+        ),
+        ("fixedchargefirstmeter", 12345678, "fixedchargefirstmeter: must be less than 10,000,000"),
+        ("pevportal.code", "X" * 65, "pevportal.code: must be at most 64 characters, got 65"),
+        ("label", "x" * 65, "label: must be at most 64 characters, got 65"),
+        ("energytoulabels[0]", "Off-Peak " + "x" * 100, "energytoulabels[0]: must be 1 to 100 characters"),
+        ("pevportal.seasons[0].name", "S" * 65, "pevportal.seasons[0].name: must be at most 64 characters"),
+        ("name", "N" * 201, "name: must be at most 200 characters, got 201"),
+        ("utility", "U" * 201, "utility: must be at most 200 characters, got 201"),
+        ("pevportal.holiday_calendar.code", "c" * 65, "pevportal.holiday_calendar.code: must be at most 64"),
+        ("pevportal.utility_code", "Test Electric", "pevportal.utility_code: must be lowercase letters"),
+        ("eiaid", 2**40, "eiaid: must be a whole number from 0 to 2147483647"),
+        ("pevportal.source", {"url": "javascript:alert(1)"}, "pevportal.source.url: must be an http(s) URL"),
+        (
+            "pevportal.source",
+            {"url": "https://example.com/" + "x" * 500},
+            "pevportal.source.url: must be at most 500",
+        ),
+    ],
+)
+def test_it_names_a_value_that_would_not_be_stored_exactly(write_json, record, capsys, path, value, message):
+    _set(record, path, value)
+    err = import_fails(write_json(record), capsys)
+    assert message in err
+
+
+@pytest.mark.django_db
+def test_it_rejects_two_seasons_with_one_name(write_json, record, capsys):
+    record["pevportal"]["seasons"][1]["name"] = "Summer"
+    err = import_fails(write_json(record), capsys)
+    assert "pevportal.seasons[1].name: season 'Summer' is listed twice" in err
+
+
+@pytest.mark.django_db
+def test_it_rejects_credits_that_would_not_be_stored_exactly(write_json, record, capsys):
+    record["pevportal"]["credits"] = [
+        {"name": "C" * 201, "amount": "0.05", "unit": "$/day"},
+        {"name": "EV submeter credit", "amount": "0.0512345", "unit": "$/day", "applies_to": "ev"},
+    ]
+    err = import_fails(write_json(record), capsys)
+    assert "pevportal.credits[0].name: must be at most 200 characters, got 201" in err
+    assert "pevportal.credits[1].amount: must have at most 5 decimal places" in err
+    assert "pevportal.credits[1].applies_to: unknown value 'ev' (supported: all, ev_submeter)" in err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("start", "end"), [(True, 21), (16, True), (16.5, 21), ("16", 21)])
+def test_it_rejects_critical_peak_hours_that_are_not_whole_numbers(write_json, record, capsys, start, end):
+    record["pevportal"]["critical_peak"] = {"adder_per_kwh": 0.8, "start_hour": start, "end_hour": end}
+    err = import_fails(write_json(record), capsys)
+    assert "pevportal.critical_peak.start_hour: start_hour and end_hour must be whole hours" in err
+
+
+@pytest.mark.django_db
+def test_it_rejects_display_names_of_holidays_the_calendar_does_not_list(write_json, record, capsys):
+    record["pevportal"]["holiday_calendar"]["display_names"] = {
+        "Columbus Day": "Columbus Day",
+        "Labor Day": "",
+    }
+    err = import_fails(write_json(record), capsys)
+    assert (
+        "pevportal.holiday_calendar.display_names: 'Columbus Day' is not one of the calendar's holidays"
+        in err
+    )
+    assert (
+        "pevportal.holiday_calendar.display_names['Labor Day']: must be a name of 1 to 200 characters" in err
+    )

@@ -1,12 +1,13 @@
 """Importing URDB files: a real OpenEI export, the demo tariffs, identical re-imports and new versions."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 
-from billing.models import PeriodKind, Tariff, TariffVersion
+from billing.models import CreditApplies, PeriodKind, Tariff, TariffVersion
 from billing.tariffs import Outcome, import_tariff_file
 from billing.urdb import TariffFileError
 from pevportal.models import AuditRecord, Channel, ImportRun
@@ -49,7 +50,7 @@ def test_it_imports_the_demo_tariffs_with_their_sources():
     prime = Tariff.objects.get(code="SCE-TOU-D-PRIME")
     default = Tariff.objects.get(code="SCE-TOU-D-4-9PM")
     assert prime.utility == default.utility
-    assert prime.holiday_calendar.code == "sce-tou"
+    assert {v.holiday_calendar.code for v in TariffVersion.objects.all()} == {"sce-tou"}
     for tariff in (prime, default):
         assert [
             (v.effective_start, v.effective_end) for v in tariff.versions.order_by("effective_start")
@@ -208,3 +209,83 @@ def test_it_stores_the_extension_tiers_credits_and_critical_peak_days(write_json
     assert version.baseline_credit == Decimal("0.10108")
     assert version.credits.get().amount == Decimal("0.05")
     assert list(version.critical_peak_days.values_list("date", flat=True)) == [dt.date(2025, 8, 14)]
+
+
+@pytest.mark.django_db
+def test_it_ranks_the_periods_of_a_real_record_without_labels_by_price(write_json, capsys):
+    data = json.loads((FIXTURES / "urdb-pge-bev-2-s.json").read_text())
+    del data["items"][0]["energytoulabels"]
+
+    call_command("import_tariff", str(write_json(data, "unlabelled.json")))
+
+    version = Tariff.objects.get(code="urdb-6757525f259975f54b0eccbf").versions.get()
+    assert [(p.label, p.kind) for p in version.periods.all()] == [
+        ("Period 1", PeriodKind.MID_PEAK),  # $0.18081
+        ("Period 2", PeriodKind.OFF_PEAK),  # $0.15754, the cheapest
+        ("Period 3", PeriodKind.ON_PEAK),  # $0.39404, the dearest
+    ]
+    out = capsys.readouterr().out
+    assert (
+        "warning: urdb-6757525f259975f54b0eccbf: no energytoulabels: period kinds assumed (ranked by price): "
+        "Period 1 mid-peak, Period 2 off-peak, Period 3 on-peak; give pevportal.period_kinds to set them"
+    ) in out
+
+
+@pytest.mark.django_db
+def test_it_calls_the_one_period_of_an_unlabelled_record_flat(write_json, record):
+    record.update(
+        energyratestructure=[[{"rate": 0.3}]],
+        energyweekdayschedule=[[0] * 24] * 12,
+        energyweekendschedule=[[0] * 24] * 12,
+    )
+    del record["energytoulabels"]
+    del record["pevportal"]["seasons"]
+
+    result = import_tariff_file(write_json(record))
+
+    assert [(p.label, p.kind) for p in TariffVersion.objects.get().periods.all()] == [
+        ("Period 1", PeriodKind.FLAT)
+    ]
+    assert result.warnings == [
+        "TEST-TOU: no energytoulabels: period kinds assumed (one period): Period 1 flat; "
+        "give pevportal.period_kinds to set them"
+    ]
+
+
+@pytest.mark.django_db
+def test_it_records_the_file_name_without_its_folders(write_json, record):
+    path = write_json(record, "tou.json")
+
+    import_tariff_file(path)
+
+    assert ImportRun.objects.get().filename == "tou.json"
+    assert str(path.parent) not in ImportRun.objects.get().filename
+
+
+@pytest.mark.django_db
+def test_it_keeps_a_urdb_source_that_is_not_a_link_as_a_note(write_json, record):
+    record["source"] = "Tariff book, sheet 12"
+
+    result = import_tariff_file(write_json(record))
+
+    version = TariffVersion.objects.get()
+    assert version.source_url == ""
+    assert "URDB source: Tariff book, sheet 12" in version.source_notes
+    assert (
+        "TEST-TOU: source 'Tariff book, sheet 12' is not an http(s) URL: kept in the notes" in result.warnings
+    )
+
+
+@pytest.mark.django_db
+def test_it_stores_a_credit_for_submetered_ev_charging_only(write_json, record):
+    record["pevportal"]["credits"] = [
+        {"name": "EV Submeter Credit", "amount": "0.152", "unit": "$/day", "applies_to": "ev_submeter"},
+        {"name": "Climate credit", "amount": "3", "unit": "$/month"},
+    ]
+
+    import_tariff_file(write_json(record))
+
+    assert list(TariffVersion.objects.get().credits.values_list("name", "applies_to")) == [
+        ("EV Submeter Credit", CreditApplies.EV_SUBMETER),
+        ("Climate credit", CreditApplies.ALL),
+    ]
