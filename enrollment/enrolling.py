@@ -183,8 +183,13 @@ def request_transfer(request: EnrollmentRequest, *, user, channel: str) -> Trans
         other = {k: v for k, v in exc.error_dict.items() if k != "vin"}
         if other or any(e.code != VIN_ENROLLED for e in vin_errors):
             raise
-    if not Enrollment.objects.current().filter(pev__vin=request.vin).exists():
+    current = Enrollment.objects.current().filter(pev__vin=request.vin).first()
+    if current is None:
         raise ValidationError({"vin": [_("This vehicle is not enrolled; enroll it directly.")]})
+    if current.account_id == request.account.pk:
+        raise ValidationError(
+            {"vin": [_("This vehicle is already enrolled on this account; change that enrollment instead.")]}
+        )
     with transaction.atomic():
         transfer, created = TransferRequest.objects.get_or_create(
             vin=request.vin,

@@ -97,6 +97,10 @@ def switch_plan(enrollment: Enrollment, plan: ServicePlan, *, actor, channel: st
         current = (
             enrollment.plan_assignments.filter(effective_from__lte=now).order_by("-effective_from").first()
         )
+        if current is None:  # an enrollment recorded without its history: its plan has held since it began
+            current = PlanAssignment.objects.create(
+                enrollment=enrollment, plan=enrollment.plan, effective_from=enrollment.effective_from
+            )
         if current.plan_id == plan.pk:
             current.effective_to = None
             current.save(update_fields=["effective_to"])
@@ -185,6 +189,13 @@ def move_out(premise: Premise, *, actor, channel: str) -> int:
         for enrollment in Enrollment.objects.current().select_for_update().filter(premise=premise):
             _end(enrollment, reason="moved out", actor=actor, channel=channel)
             ended += 1
+        record(
+            action="premise.moved_out",
+            target=premise,
+            channel=Channel(channel),
+            actor=actor,
+            after={"enrollments_ended": ended},
+        )
     return ended
 
 

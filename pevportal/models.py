@@ -5,17 +5,18 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
     """How a change reached the portal; customers and CSRs see this in histories."""
 
-    WEB = "web", "Website"
-    PHONE = "phone", "Phone (CSR)"
-    IMPORT = "import", "File import"
-    DEVICE = "device", "Device"
-    SYSTEM = "system", "System"
-    ADMIN = "admin", "Administration"
+    WEB = "web", _("Website")
+    PHONE = "phone", _("Phone (CSR)")
+    IMPORT = "import", _("File import")
+    DEVICE = "device", _("Device")
+    SYSTEM = "system", _("System")
+    ADMIN = "admin", _("Administration")
 
 
 class AuditRecord(models.Model):

@@ -5,9 +5,11 @@ import os
 import shutil
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 
-from pevportal.roles import CSR_GROUP
+from pevportal.models import AuditRecord
+from pevportal.roles import CSR_GROUP, CSR_PERMISSION
 
 # pytest-playwright's sync API keeps an event loop running in the test thread, which makes Django refuse ORM
 # calls from browser tests; they are plain synchronous tests, so allow it.
@@ -52,8 +54,22 @@ def carol_csr(django_user_model):
     carol = django_user_model.objects.create_user(
         "carol", email="carol@utility.example", password="carol-pass-1234"
     )
-    carol.groups.add(Group.objects.get(name=CSR_GROUP))
+    carol.groups.add(csr_group())
     return carol
+
+
+def csr_group() -> Group:
+    """The CSR group its migration creates — again after a browser test's flush emptied the tables."""
+    group, created = Group.objects.get_or_create(name=CSR_GROUP)
+    if created:
+        codename = CSR_PERMISSION.split(".")[1]
+        permission, _ = Permission.objects.get_or_create(
+            content_type=ContentType.objects.get_for_model(AuditRecord),
+            codename=codename,
+            defaults={"name": "Can use the customer service (CSR) screens"},
+        )
+        group.permissions.add(permission)
+    return group
 
 
 @pytest.fixture
