@@ -8,15 +8,14 @@ of the rows changed. Prints the median of each and the ratio against the 60-seco
 
 import csv
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.harness import report, setup_django, throwaway_database, timed
 
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-TARGET_SECONDS = 60.0
 
 
 def write_extract(path: Path, rows: int, changed_every: int = 0) -> None:
@@ -59,27 +58,23 @@ def write_extract(path: Path, rows: int, changed_every: int = 0) -> None:
 def timed_import(path: Path) -> float:
     from enrollment.cis import import_cis_rows, parse_cis_file
 
-    start = time.perf_counter()
-    parsed = parse_cis_file(path)
-    if parsed.errors:
-        raise RuntimeError(f"generated extract is invalid: {parsed.errors[:3]}")
-    import_cis_rows(parsed, filename=path.name)
-    return time.perf_counter() - start
+    def work() -> None:
+        parsed = parse_cis_file(path)
+        if parsed.errors:
+            raise RuntimeError(f"generated extract is invalid: {parsed.errors[:3]}")
+        import_cis_rows(parsed, filename=path.name)
+
+    return timed(work)
 
 
 def main() -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pevportal.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
+    setup_django()
 
     from billing.models import Tariff
     from enrollment.models import Customer, Premise, UtilityAccount
     from pevportal.models import AuditRecord, ImportRun
 
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database() as vendor:
         Tariff.objects.create(code="BENCH-DEFAULT", name="Benchmark default tariff")
         results: dict[str, list[float]] = {"first": [], "identical": [], "changed_10pct": []}
         with tempfile.TemporaryDirectory() as tmp:
@@ -94,15 +89,7 @@ def main() -> int:
                 results["changed_10pct"].append(timed_import(changed))
                 if Premise.objects.count() != ROWS:
                     raise RuntimeError("the import lost rows")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-
-    print(f"cis_import: {ROWS} rows, {ROUNDS} rounds, database {connection.vendor}")
-    for label, seconds in results.items():
-        median = statistics.median(seconds)
-        print(f"{label}: {median:.2f} s median ({ROWS / median:,.0f} rows/s)")
-    ratio = TARGET_SECONDS / statistics.median(results["first"])
-    print(f"ratio: {ratio:.1f} (target {TARGET_SECONDS:.0f} s / first import; goal > 1)")
+    report("cis_import", rows=ROWS, rounds=ROUNDS, vendor=vendor, results=results)
     return 0
 
 

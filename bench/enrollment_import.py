@@ -10,16 +10,14 @@ median of each and the ratio against the target.
 import csv
 import datetime as dt
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.harness import report, setup_django, throwaway_database, timed
 
 ROWS = int(os.environ.get("BENCH_ROWS", "20000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-TARGET_SECONDS_PER_100K = 60.0
-TARGET_ROWS_PER_SECOND = 100_000 / TARGET_SECONDS_PER_100K
 
 
 def vin(serial: int) -> str:
@@ -117,27 +115,23 @@ def load_registry(rows: int) -> None:
 def timed_import(path: Path) -> float:
     from enrollment.enrollment_import import import_enrollment_rows, parse_enrollment_file
 
-    start = time.perf_counter()
-    parsed = parse_enrollment_file(path)
-    if parsed.errors:
-        raise RuntimeError(f"generated file is invalid: {parsed.errors[:3]}")
-    import_enrollment_rows(parsed, filename=path.name)
-    return time.perf_counter() - start
+    def work() -> None:
+        parsed = parse_enrollment_file(path)
+        if parsed.errors:
+            raise RuntimeError(f"generated file is invalid: {parsed.errors[:3]}")
+        import_enrollment_rows(parsed, filename=path.name)
+
+    return timed(work)
 
 
 def main() -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pevportal.settings")
-    import django
-
-    django.setup()
-    from django.db import connection
+    setup_django()
     from django.utils import timezone
 
     from enrollment.models import CommissioningWindow, Enrollment, Pev, PlanAssignment
     from pevportal.models import AuditRecord, ImportRun
 
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database() as vendor:
         load_registry(ROWS)
         results: dict[str, list[float]] = {"first": [], "identical": []}
         with tempfile.TemporaryDirectory() as tmp:
@@ -150,19 +144,7 @@ def main() -> int:
                 results["identical"].append(timed_import(path))
                 if Enrollment.objects.count() != ROWS or CommissioningWindow.objects.count() != ROWS:
                     raise RuntimeError("the import lost rows")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-
-    print(f"enrollment_import: {ROWS} rows, {ROUNDS} rounds, database {connection.vendor}")
-    for label, seconds in results.items():
-        median = statistics.median(seconds)
-        print(f"{label}: {median:.2f} s median ({ROWS / median:,.0f} rows/s)")
-    rows_per_second = ROWS / statistics.median(results["first"])
-    print(f"enrollment_import: {rows_per_second:,.0f} rows/s")
-    print(
-        f"ratio: {rows_per_second / TARGET_ROWS_PER_SECOND:.1f} (target {TARGET_SECONDS_PER_100K:.0f} s per "
-        f"100,000 rows = {TARGET_ROWS_PER_SECOND:,.0f} rows/s; goal > 1)"
-    )
+    report("enrollment_import", rows=ROWS, rounds=ROUNDS, vendor=vendor, results=results)
     return 0
 
 

@@ -28,7 +28,12 @@ class DemoLogin:
 
 # Demo passwords for a local, embedded demo only: load_demo refuses to run in production.
 DEMO_LOGINS = [
-    DemoLogin("Customer (Alice Nguyen, account 7001000001)", "alice@example.com", "demo-alice-charges"),
+    DemoLogin(
+        "Customer Alice Nguyen (enroll at /my/enroll/: account 7001000001, ZIP 91105, phone ending 0101;"
+        " a VIN to try: 5YJ3E1EA2KF317000)",
+        "alice@example.com",
+        "demo-alice-charges",
+    ),
     DemoLogin("Customer service representative (Carol)", "carol@utility.example", "demo-carol-helps"),
 ]
 
