@@ -3,6 +3,7 @@ Playwright pointed at Debian's Chromium — the suite never downloads a browser.
 
 import os
 import shutil
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group, Permission
@@ -34,6 +35,15 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-component-update",
             "--disable-sync",
         ],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_namespace(settings):
+    """Each test gets its own cache key prefix, so rate limits and heartbeats never leak between tests or
+    between runs (the cache is Redis in CI and keeps keys across runs)."""
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, config in settings.CACHES.items()
     }
 
 

@@ -52,6 +52,11 @@ def worker_queue():
 
 def test_it_runs_the_heartbeat_through_a_real_worker(worker_queue, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    # The worker writes under the configured key prefix, not this test's own namespace.
+    settings.CACHES = {
+        name: {k: v for k, v in config.items() if k != "KEY_PREFIX"}
+        for name, config in settings.CACHES.items()
+    }
     cache.delete(HEARTBEAT_KEY)
 
     heartbeat.apply_async(queue=worker_queue)
