@@ -8,6 +8,7 @@ import uuid
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.db import connections
 
 from pevportal.models import AuditRecord
 from pevportal.roles import CSR_GROUP, CSR_PERMISSION
@@ -36,6 +37,16 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-sync",
         ],
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup, django_db_blocker):
+    """Close psycopg's pools before the test database is dropped: pooled sessions block DROP DATABASE."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
