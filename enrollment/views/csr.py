@@ -8,7 +8,7 @@ import zoneinfo
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -454,9 +454,16 @@ class NotEnrolledReportView(CsrRequiredMixin, View):
     def get(self, request):
         form = NotEnrolledFilterForm(request.GET or None)
         premises = Premise.objects.not_enrolled()
-        if form.is_valid():
+        if form.is_bound and not form.is_valid():
+            # A filter that cannot be applied must not widen the report (or its export) to every premise.
+            premises = premises.none()
+        elif form.is_valid():
             premises = premises.matching(**form.cleaned_data)
         if request.GET.get("format") == "csv":
+            if form.is_bound and not form.is_valid():
+                return HttpResponseBadRequest(
+                    "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+                )
             return _csv_response("premises-not-enrolled.csv", not_enrolled_rows(premises))
         page = Paginator(
             premises.select_related("account__customer", "default_tariff").order_by("premise_id"),

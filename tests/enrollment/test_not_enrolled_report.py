@@ -77,3 +77,15 @@ def test_it_pages_without_a_query_per_row(client, carol_csr, django_assert_max_n
 
     assert response.status_code == 200
     assert len(response.context["page"]) == 30
+
+
+def test_it_shows_nothing_and_exports_nothing_for_a_filter_it_cannot_apply(client, carol_csr, premises):
+    client.force_login(carol_csr)
+
+    page = client.get(URL, {"tariff": "NO-SUCH-TARIFF"})
+    export = client.get(URL, {"tariff": "NO-SUCH-TARIFF", "format": "csv"})
+
+    assert "tariff" in page.context["form"].errors
+    assert list(page.context["page"]) == []
+    assert export.status_code == 400
+    assert b"tariff" in export.content
