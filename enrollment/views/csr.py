@@ -4,6 +4,7 @@ and calls one function of enrolling, lifecycle or linking, which applies the rul
 import csv
 import datetime as dt
 import zoneinfo
+from abc import ABC, abstractmethod
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -264,7 +265,7 @@ class MoveOutView(CsrRequiredMixin, View):
         return _render(request, "move_out.html", context)
 
 
-class _EnrollmentActionView(CsrRequiredMixin, View):
+class _EnrollmentActionView(CsrRequiredMixin, View, ABC):
     """One action on one enrollment: a form, then one lifecycle function; its refusal shows on the form."""
 
     form_class: type
@@ -292,8 +293,9 @@ class _EnrollmentActionView(CsrRequiredMixin, View):
     def make_form(self, enrollment, data=None):
         return self.form_class(data)
 
+    @abstractmethod
     def act(self, enrollment: Enrollment, data: dict) -> str:
-        raise NotImplementedError
+        """Call the lifecycle function with the cleaned data; return the success message."""
 
     def _page(self, request, enrollment, form):
         return _render(

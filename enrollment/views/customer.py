@@ -6,6 +6,7 @@ another customer's enrollment is a 404. Views validate, then call one domain fun
 """
 
 import zoneinfo
+from abc import ABC, abstractmethod
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -157,11 +158,13 @@ class WizardStepView(LoginRequiredMixin, View):
             return self.form_valid(context["form"])
         return self.render(**context)
 
+    # Steps with one form implement these two; the review step overrides get/post instead.
     def forms(self, data=None) -> dict:
         """The step's template context: its form under "form", bound to `data` when posted."""
         raise NotImplementedError
 
     def form_valid(self, form):
+        """Save the step's answer in the draft (or finish) and redirect."""
         raise NotImplementedError
 
     def save(self, **values):
@@ -429,7 +432,7 @@ def enrollment_detail(request, pk):
     )
 
 
-class EnrollmentActionView(LoginRequiredMixin, View):
+class EnrollmentActionView(LoginRequiredMixin, View, ABC):
     """A form acting on one of the customer's current enrollments; an ended one shows its detail page."""
 
     template_name: str
@@ -461,8 +464,9 @@ class EnrollmentActionView(LoginRequiredMixin, View):
                 return redirect("enrollment-detail", pk=self.enrollment.pk)
         return self.render(form)
 
+    @abstractmethod
     def act(self, data: dict) -> None:
-        raise NotImplementedError
+        """Call the lifecycle function with the cleaned data; raise ValidationError to show errors."""
 
     def context(self) -> dict:
         return {}
