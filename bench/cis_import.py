@@ -19,22 +19,11 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def write_extract(path: Path, rows: int, changed_every: int = 0) -> None:
+    from enrollment.cis import REQUIRED_COLUMNS
+
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(
-            [
-                "account_number",
-                "customer_name",
-                "email",
-                "phone",
-                "premise_id",
-                "service_address",
-                "postal_code",
-                "meter_id",
-                "feeder_id",
-                "default_tariff_code",
-            ]
-        )
+        writer.writerow(REQUIRED_COLUMNS)
         for n in range(rows):
             feeder = f"FDR-{n % 500:03d}"
             if changed_every and n % changed_every == 0:

@@ -84,7 +84,7 @@ def import_tariff_file(path: str | Path, *, actor_label: str = ACTOR_LABEL) -> I
         raise TariffFileError([f"file: cannot read {path} ({exc.strerror})"]) from exc
     sha256 = hashlib.sha256(content).hexdigest()
     result = ImportResult(filename=path.name, sha256=sha256)
-    if ImportRun.objects.filter(kind=IMPORT_KIND, sha256=sha256, status=ImportRun.Status.SUCCEEDED).exists():
+    if ImportRun.objects.filter(kind=IMPORT_KIND, sha256=sha256).exists():
         result.already_imported = True
         return result
 
@@ -97,7 +97,6 @@ def import_tariff_file(path: str | Path, *, actor_label: str = ACTOR_LABEL) -> I
             kind=IMPORT_KIND,
             sha256=sha256,
             filename=path.name,
-            status=ImportRun.Status.SUCCEEDED,
             finished_at=timezone.now(),
             rows_total=len(parsed),
             rows_created=sum(t.outcome != Outcome.UNCHANGED for t in result.tariffs),

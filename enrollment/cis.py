@@ -14,7 +14,6 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models, transaction
-from django.utils import timezone
 
 from billing.models import Tariff
 from enrollment.models import IDENTIFIER, POSTAL_CODE, Customer, Premise, UtilityAccount
@@ -258,21 +257,16 @@ def _upsert(
     return pks, (set(new_keys), updated_keys)
 
 
-def _record_run(parsed: ParsedFile, filename: str, result: ImportResult) -> ImportRun | None:
-    """One run per distinct file; an identical file that changed nothing leaves the existing run alone."""
-    run = ImportRun.objects.filter(kind=IMPORT_KIND, sha256=parsed.sha256).first()
-    if run is not None and not result.changed:
-        return run
-    counts = {
-        "rows_total": parsed.rows_seen,
-        "rows_created": result.created_rows,
-        "rows_updated": result.updated_rows,
-        "rows_unchanged": result.unchanged_rows,
-        "rows_rejected": result.rejected_rows,
-        "errors": [str(e) for e in parsed.errors[:1000]],
-        "status": ImportRun.Status.SUCCEEDED,
-        "finished_at": timezone.now(),
-        "filename": filename,
-    }
-    run, _ = ImportRun.objects.update_or_create(kind=IMPORT_KIND, sha256=parsed.sha256, defaults=counts)
-    return run
+def _record_run(parsed: ParsedFile, filename: str, result: ImportResult) -> ImportRun:
+    return ImportRun.objects.record(
+        kind=IMPORT_KIND,
+        sha256=parsed.sha256,
+        filename=filename,
+        changed=result.changed,
+        rows_total=parsed.rows_seen,
+        rows_created=result.created_rows,
+        rows_updated=result.updated_rows,
+        rows_unchanged=result.unchanged_rows,
+        rows_rejected=result.rejected_rows,
+        errors=[str(e) for e in parsed.errors[:1000]],
+    )

@@ -485,22 +485,14 @@ def _conflicts(new: list[tuple[int, EnrollmentRow]]) -> list[RowError]:
 
 
 def _record_run(parsed: ParsedFile, filename: str, result: EnrollmentImportResult) -> ImportRun:
-    """One run per distinct file; an identical file that changed nothing leaves the existing run alone."""
-    run = ImportRun.objects.filter(kind=IMPORT_KIND, sha256=parsed.sha256).first()
-    if run is not None and not result.changed:
-        return run
-    counts = {
-        "rows_total": parsed.rows_seen,
-        "rows_created": result.enrollments_created,
-        "rows_updated": 0,
-        "rows_unchanged": result.unchanged_rows,
-        "rows_rejected": result.rejected_rows,
-        "errors": [str(e) for e in parsed.errors[:1000]],
-        "status": ImportRun.Status.SUCCEEDED,
-        "finished_at": timezone.now(),
-        "filename": filename,
-    }
-    run, _created = ImportRun.objects.update_or_create(
-        kind=IMPORT_KIND, sha256=parsed.sha256, defaults=counts
+    return ImportRun.objects.record(
+        kind=IMPORT_KIND,
+        sha256=parsed.sha256,
+        filename=filename,
+        changed=result.changed,
+        rows_total=parsed.rows_seen,
+        rows_created=result.enrollments_created,
+        rows_unchanged=result.unchanged_rows,
+        rows_rejected=result.rejected_rows,
+        errors=[str(e) for e in parsed.errors[:1000]],
     )
-    return run

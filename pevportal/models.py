@@ -5,6 +5,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -50,21 +51,29 @@ class AuditRecord(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type.model}:{self.target_id}"
 
 
+class ImportRunQuerySet(models.QuerySet):
+    def record(self, *, kind: str, sha256: str, filename: str, changed: bool, **counts) -> "ImportRun":
+        """One run per distinct file: an identical file that changed nothing leaves the existing run alone,
+        one that did change something (the database had drifted) updates its counts."""
+        run = self.filter(kind=kind, sha256=sha256).first()
+        if run is not None and not changed:
+            return run
+        run, _ = self.update_or_create(
+            kind=kind, sha256=sha256, defaults={"filename": filename, "finished_at": timezone.now(), **counts}
+        )
+        return run
+
+
 class ImportRun(models.Model):
     """One file imported by a command (CIS, tariffs, enrollments, AMI), keyed by its SHA-256.
 
-    The unique key makes re-importing an identical file a no-op that records nothing new.
+    Imports are atomic, so a run is recorded only when it succeeded; the unique key makes re-importing an
+    identical file a no-op that records nothing new.
     """
-
-    class Status(models.TextChoices):
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
 
     kind = models.CharField(max_length=32)
     sha256 = models.CharField(max_length=64)
     filename = models.CharField(max_length=500)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     rows_total = models.PositiveIntegerField(default=0)
@@ -73,6 +82,8 @@ class ImportRun(models.Model):
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+
+    objects = ImportRunQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "sha256"], name="importrun_unique_file")]

@@ -24,7 +24,6 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(max_length=32)),
                 ('sha256', models.CharField(max_length=64)),
                 ('filename', models.CharField(max_length=500)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='running', max_length=10)),
                 ('started_at', models.DateTimeField(auto_now_add=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('rows_total', models.PositiveIntegerField(default=0)),
