@@ -164,6 +164,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "pevportal.tasks.heartbeat", "schedule": crontab(minute="*")},
     "apply-plan-switches": {"task": "enrollment.tasks.apply_plan_switches", "schedule": crontab(minute=5)},
+    "sweep-bindings": {"task": "binding.tasks.sweep_bindings", "schedule": 30.0},
+    "announce-parameter-changes": {
+        "task": "binding.tasks.announce_parameter_changes",
+        "schedule": crontab(minute=10),
+    },
+    "announce-critical-peaks": {
+        "task": "binding.tasks.announce_critical_peaks",
+        "schedule": crontab(minute=15),
+    },
+    "prune-device-replay-state": {
+        "task": "binding.tasks.prune_device_replay_state",
+        "schedule": crontab(minute="*/5"),
+    },
     "extend-holiday-calendars": {
         "task": "billing.tasks.extend_holiday_calendars",
         "schedule": crontab(minute=0, hour=3, day_of_month=1),
@@ -288,3 +301,23 @@ LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 PORTAL_UTILITY_NAME = env_str("PORTAL_UTILITY_NAME", "Southern California Edison (demo)")
 PORTAL_PHONE = env_str("PORTAL_PHONE", "1-800-555-0150")
+
+# --- Device API (binding/; docs/device-api.md) -----------------------------------------------------
+# The device CA's key and certificate live here, outside the repository and never in the database.
+DEVICE_CA_DIR = Path(env_str("DEVICE_CA_DIR", "" if PRODUCTION else str(BASE_DIR / "var" / "device-ca")))
+if PRODUCTION and not env_str("DEVICE_CA_DIR"):
+    raise ImproperlyConfigured("DEVICE_CA_DIR must be set when PEVPORTAL_ENV=production")
+# The utility's ES256 key that signs parameters, confirmations and messages for devices (JWS); its public
+# half is published at /.well-known/jwks.json. Created on first use in development only.
+UTILITY_SIGNING_KEY = Path(env_str("UTILITY_SIGNING_KEY", str(DEVICE_CA_DIR / "utility-signing-key.pem")))
+# RFC 9421: how far a signature's `created` may be from the server clock; nonces are kept this long.
+DEVICE_SIGNATURE_WINDOW_SECONDS = env_int("DEVICE_SIGNATURE_WINDOW_SECONDS", 300)
+# Largest device request body, checked before anything is parsed or verified (413).
+DEVICE_MAX_BODY_BYTES = env_int("DEVICE_MAX_BODY_BYTES", 64 * 1024)
+# Per-device request rate (DRF throttle syntax); beyond it the API answers 429 with Retry-After.
+DEVICE_RATE_LIMIT = env_str("DEVICE_RATE_LIMIT", "120/min")
+# Reverse proxies allowed to forward a verified TLS client certificate (docs/device-proxy.md).
+DEVICE_TRUSTED_PROXIES = env_list("DEVICE_TRUSTED_PROXIES")
+DEVICE_CLIENT_CERT_HEADER = env_str("DEVICE_CLIENT_CERT_HEADER", "X-SSL-Client-Cert")
+# A binding that the ESCI never ends is closed after this long.
+BINDING_MAX_DURATION_HOURS = env_int("BINDING_MAX_DURATION_HOURS", 24)

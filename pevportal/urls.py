@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from binding.api.jwks import jwks
 from pevportal.views import healthz
 
 # Swagger UI (served from the local sidecar package) sets styles from script; no other page may.
@@ -14,9 +15,12 @@ admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path(".well-known/jwks.json", jwks, name="jwks"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("enrollment.api.urls")),
+    path("device/v1/", include("binding.api.urls")),
+    path("csr/", include("binding.csr_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

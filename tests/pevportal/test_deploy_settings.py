@@ -29,6 +29,7 @@ PRODUCTION = {
     "PEVPORTAL_ENV": "production",
     "SECRET_KEY": "x7!kq2$0-a-long-random-production-secret-for-the-check-9f8e7d6c5b4a",
     "ALLOWED_HOSTS": "portal.example-utility.com",
+    "DEVICE_CA_DIR": "/etc/pevportal/device-ca",
 }
 
 
@@ -37,6 +38,13 @@ def test_it_passes_check_deploy_without_warnings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_it_refuses_production_without_a_device_ca_directory():
+    result = manage("check", **{**PRODUCTION, "DEVICE_CA_DIR": ""})
+
+    assert result.returncode != 0
+    assert "DEVICE_CA_DIR must be set" in result.stderr
 
 
 def test_it_refuses_production_without_allowed_hosts():

@@ -1,0 +1,117 @@
+"""Request and response shapes of the device API. They check form only; binding/handshake.py decides."""
+
+import datetime as dt
+import re
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from binding.models import LFDI_LENGTH
+
+_UTC_SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_VIN = re.compile(r"^[0-9A-HJ-NPR-Z]{17}$")
+_LFDI = re.compile(r"^[0-9a-f]{40}$")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date-time",
+        "pattern": _UTC_SECOND.pattern,
+        "example": "2026-11-26T18:00:00Z",
+    }
+)
+class UtcSecondField(serializers.Field):
+    """A UTC instant written exactly `YYYY-MM-DDTHH:MM:SSZ` (NF.1); the text is kept, PEV proofs sign it."""
+
+    default_error_messages = {"invalid": "Use exactly YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not _UTC_SECOND.match(data):
+            self.fail("invalid")
+        try:
+            moment = dt.datetime.strptime(data, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            self.fail("invalid")
+        return data, moment
+
+    def to_representation(self, value):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class BindingRequestSerializer(serializers.Serializer):
+    pev_id = serializers.RegexField(
+        _VIN, help_text="The PEV's VIN: 17 characters of 0-9 A-Z without I, O, Q (uppercase)."
+    )
+    premise_id = serializers.CharField(max_length=32)
+    eumd_lfdi = serializers.RegexField(_LFDI, max_length=LFDI_LENGTH, help_text="40 lowercase hex digits.")
+    plugged_in_at = UtcSecondField(help_text="YYYY-MM-DDTHH:MM:SSZ, within the plan's timeout of now.")
+    pev_public_key = serializers.DictField(
+        required=False, help_text="Initial commissioning: the PEV's public key, an EC P-256 JWK."
+    )
+    pev_proof = serializers.CharField(
+        required=False,
+        max_length=128,
+        help_text="Re-binding and guests: the PEV's signature (r‖s, base64url) over "
+        "`{pev_id}|{premise_id}|{esci_lfdi}|{plugged_in_at}`.",
+    )
+
+
+class PevAckSerializer(serializers.Serializer):
+    parameters_version = serializers.CharField(max_length=32)
+    pev_signature = serializers.CharField(
+        max_length=128,
+        help_text="The PEV's signature (r‖s, base64url) over `{binding_id}|{parameters_version}`.",
+    )
+
+
+class EumdAckSerializer(serializers.Serializer):
+    parameters_version = serializers.CharField(max_length=32)
+    interval_seconds = serializers.IntegerField(min_value=60, max_value=3600)
+
+
+class EndSerializer(serializers.Serializer):
+    unplugged_at = UtcSecondField(help_text="YYYY-MM-DDTHH:MM:SSZ.")
+
+
+class BindingSerializer(serializers.Serializer):
+    """What a device reads back; `reason` is always the generic one (no VIN probing)."""
+
+    binding_id = serializers.UUIDField(source="pk")
+    state = serializers.CharField()
+    kind = serializers.CharField(allow_blank=True)
+    plugged_in_at = UtcSecondField()
+    expires_at = UtcSecondField(source="deadline")
+    unplugged_at = UtcSecondField(allow_null=True)
+
+
+class BindingResponseSerializer(serializers.Serializer):
+    """The 201 of `POST /device/v1/bindings` (for the schema; the view returns the stored response)."""
+
+    binding_id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=["awaiting_pev_ack", "bound", "unbound"])
+    plugged_in_at = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["commissioning", "rebinding", "guest"], required=False)
+    interval_seconds = serializers.IntegerField(required=False)
+    expires_at = serializers.CharField(
+        required=False, help_text="Commissioning: finish the handshake by then."
+    )
+    pev_parameters = serializers.CharField(
+        required=False, help_text="Commissioning: utility JWS for the PEV."
+    )
+    eumd_confirmation = serializers.CharField(required=False, help_text="Re-binding/guest: JWS for the EUMD.")
+    pev_confirmation = serializers.CharField(required=False, help_text="Re-binding/guest: JWS for the PEV.")
+    reason = serializers.CharField(required=False, help_text="Declined: always `not_validated`.")
+    fallback = serializers.CharField(required=False, help_text="Declined: `premise_default_rate`.")
+
+
+class PevAckResponseSerializer(serializers.Serializer):
+    binding_id = serializers.UUIDField()
+    state = serializers.CharField()
+    eumd_discovery = serializers.CharField(help_text="Utility JWS for the EUMD: interval length, version.")
+
+
+class EumdAckResponseSerializer(serializers.Serializer):
+    binding_id = serializers.UUIDField()
+    state = serializers.CharField()
+    pev_confirmation = serializers.CharField(help_text="Utility JWS telling the PEV it is bound.")

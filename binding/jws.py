@@ -1,0 +1,84 @@
+"""The utility's signature on everything it sends devices: compact JWS, ES256 (Req 9, 19, 26).
+
+Devices verify parameters, confirmations and messages with the public key published at
+`/.well-known/jwks.json`, so an ESCI relaying them cannot alter what the PEV or EUMD receives. The private key
+is a PEM file (settings.UTILITY_SIGNING_KEY) outside the repository; development creates one on first use.
+"""
+
+import functools
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+ALGORITHM = "ES256"
+
+
+class InvalidUtilitySignature(ValueError):
+    """A token that is not a valid utility JWS (tests and the simulator verify what the portal sends)."""
+
+
+def signing_key() -> ECKey:
+    return _load_or_create(Path(settings.UTILITY_SIGNING_KEY))
+
+
+@functools.cache
+def _load_or_create(path: Path) -> ECKey:
+    if not path.exists():
+        if settings.PRODUCTION:
+            raise ImproperlyConfigured(f"UTILITY_SIGNING_KEY {path} does not exist")
+        _create(path)
+    key = ECKey.import_key(path.read_bytes())
+    if key.curve_name != "P-256" or not key.is_private:
+        raise ImproperlyConfigured(f"UTILITY_SIGNING_KEY {path} must be a P-256 private key")
+    return key
+
+
+def _create(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pem = ECKey.generate_key("P-256").as_pem(private=True)
+    # O_EXCL: two processes starting at once must not each write a different key.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem)
+
+
+def key_id() -> str:
+    """The RFC 7638 thumbprint of the signing key: the `kid` devices look up in the JWKS."""
+    return signing_key().thumbprint()
+
+
+def sign(payload: dict) -> str:
+    """`payload` as a compact JWS with the utility's key."""
+    body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True)
+    return jws.serialize_compact({"alg": ALGORITHM, "kid": key_id()}, body.encode(), signing_key())
+
+
+def jwks() -> dict:
+    """The public key set served at /.well-known/jwks.json."""
+    key = signing_key()
+    public = key.as_dict(private=False)
+    return {"keys": [{**public, "kid": key.thumbprint(), "use": "sig", "alg": ALGORITHM}]}
+
+
+def verify(token: str, public_jwks: dict | None = None) -> dict:
+    """The payload of a utility JWS, checked against the published key set (default: our own)."""
+    keys = (public_jwks or jwks())["keys"]
+    try:
+        header = jws.extract_compact(token.encode()).protected
+        matching = [k for k in keys if k.get("kid") == header.get("kid")]
+        if header.get("alg") != ALGORITHM or not matching:
+            raise InvalidUtilitySignature("unknown key or algorithm")
+        result = jws.deserialize_compact(token, ECKey.import_key(matching[0]), algorithms=[ALGORITHM])
+    except (JoseError, ValueError) as error:
+        raise InvalidUtilitySignature(str(error)) from error
+    return json.loads(result.payload)

@@ -1,0 +1,95 @@
+"""The programme parameters a PEV and its EUMD receive (Req 18, 23, 26): plan, prices, interval length.
+
+`parameters_version` names one set of parameters: it changes when the plan or a tariff version in force over
+the next week changes, which is what sends a PEV new parameters (binding/messages.py).
+"""
+
+import datetime as dt
+import hashlib
+import json
+
+from django.db.models import Q
+
+from billing.models import TariffVersion
+from billing.schedule import ScheduleError, price_segments
+from enrollment.models import ServicePlan
+
+from .models import Device
+
+HORIZON = dt.timedelta(days=7)
+
+
+def interval_seconds(plan: ServicePlan, eumd: Device | None) -> int:
+    """The EUMD's interval length: a CSR's change (Req 25) wins over the plan's default."""
+    if eumd is not None and eumd.interval_seconds:
+        return eumd.interval_seconds
+    return plan.eumd_interval_seconds
+
+
+def parameters_version(plan: ServicePlan, at: dt.datetime) -> str:
+    """A short fingerprint of the plan, its interval length and the tariff versions in force this week.
+
+    An EUMD's own interval (a CSR's change) is not part of it: that travels as an interval-change message.
+    """
+    zone = plan.tariff.zone
+    first_day = at.astimezone(zone).date()
+    last_day = (at + HORIZON).astimezone(zone).date()
+    versions = list(
+        TariffVersion.objects.filter(tariff_id=plan.tariff_id, effective_start__lte=last_day)
+        .filter(Q(effective_end__isnull=True) | Q(effective_end__gt=first_day))
+        .order_by("effective_start")
+        .values_list("content_sha256", flat=True)
+    )
+    material = json.dumps([plan.program_id, plan.code, plan.tariff_id, plan.eumd_interval_seconds, versions])
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def price_schedule(plan: ServicePlan, at: dt.datetime) -> list[dict]:
+    """The plan's prices for the next 7 days as UTC runs of one price (a handful a day)."""
+    start = at.replace(minute=0, second=0, microsecond=0)
+    try:
+        segments = price_segments(plan.tariff, start, start + HORIZON)
+    except ScheduleError:
+        # A tariff without a version next week still commissions; the PEV gets prices by message later.
+        return []
+    return [
+        {
+            "start": _utc(segment.start),
+            "end": _utc(segment.end),
+            "period": segment.period_label,
+            "price": str(segment.price),
+        }
+        for segment in segments
+    ]
+
+
+def pev_parameters(
+    *,
+    binding_id: str,
+    vin: str,
+    premise_id: str,
+    plan: ServicePlan,
+    interval: int,
+    version: str,
+    public_jwk: dict,
+    at: dt.datetime,
+) -> dict:
+    """What the PEV receives at commissioning (steps 9–11): the credential binds its VIN to its key."""
+    return {
+        "typ": "pev-parameters",
+        "binding_id": binding_id,
+        "pev_id": vin,
+        "premise_id": premise_id,
+        "program": plan.program.code,
+        "plan": plan.code,
+        "parameters_version": version,
+        "interval_seconds": interval,
+        "price_schedule": price_schedule(plan, at),
+        # RFC 7800 confirmation claim: the holder of this key is the PEV with this VIN.
+        "cnf": {"jwk": public_jwk},
+        "iat": int(at.timestamp()),
+    }
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
