@@ -113,15 +113,11 @@ class PevAckView(DeviceAPIView):
 
         def acknowledge():
             with handshake_errors():
-                binding = handshake.confirm_pev_ack(
+                binding, discovery = handshake.confirm_pev_ack(
                     binding_id, esci=request.auth, now=timezone.now(), **serializer.validated_data
                 )
             return Response(
-                {
-                    "binding_id": str(binding.pk),
-                    "state": binding.state,
-                    "eumd_discovery": binding.response["eumd_discovery"],
-                }
+                {"binding_id": str(binding.pk), "state": binding.state, "eumd_discovery": discovery}
             )
 
         return self.idempotent(request, acknowledge)
@@ -148,15 +144,11 @@ class EumdAckView(DeviceAPIView):
 
         def acknowledge():
             with handshake_errors():
-                binding = handshake.confirm_eumd_ack(
+                binding, confirmation = handshake.confirm_eumd_ack(
                     binding_id, eumd=request.auth, now=timezone.now(), **serializer.validated_data
                 )
             return Response(
-                {
-                    "binding_id": str(binding.pk),
-                    "state": binding.state,
-                    "pev_confirmation": binding.response["pev_confirmation"],
-                }
+                {"binding_id": str(binding.pk), "state": binding.state, "pev_confirmation": confirmation}
             )
 
         return self.idempotent(request, acknowledge)
@@ -193,7 +185,7 @@ class MessageSerializer(serializers.Serializer):
     kind = serializers.CharField()
     recipient = serializers.CharField(help_text="esci, eumd or pev: who the ESCI relays it to.")
     recipient_id = serializers.CharField(help_text="The EUMD's LFDI or the PEV's VIN.")
-    created_at = serializers.DateTimeField()
+    created_at = api.UtcSecondField()
     jws = serializers.CharField(help_text="The message, signed by the utility (JWS compact, ES256).")
 
 

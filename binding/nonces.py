@@ -1,0 +1,59 @@
+"""Replay state of the device API (Req 9; NF.1): signature nonces and stored idempotent responses.
+
+Both live in the database, not Redis, so that a Redis outage neither re-opens replays nor stops devices.
+A nonce only has to be remembered while a signature carrying it could still be accepted — `created` within
+±DEVICE_SIGNATURE_WINDOW_SECONDS of the server clock — so `prune_nonces` deletes those whose `created` is
+older than the window. Idempotent responses are kept for IDEMPOTENCY_RETENTION (24 h), far longer than any
+device keeps retrying one request; `prune_idempotent_responses` deletes older ones. The beat task
+`binding.tasks.prune_device_replay_state` runs both.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import connection
+
+from .models import Device, IdempotentResponse, UsedNonce
+
+IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
+
+
+def remember_nonce(device: Device, nonce: str, created: dt.datetime) -> bool:
+    """Record that `device` used `nonce`; False when it already had (a replay).
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING`: the unique constraint decides the race between two
+    copies of one request arriving together, without a savepoint, and an IntegrityError cannot break a
+    surrounding transaction. PostgreSQL and SQLite (≥ 3.35) both speak it.
+    """
+    meta = UsedNonce._meta
+    quote = connection.ops.quote_name
+    device_column, nonce_column, created_column = (
+        quote(meta.get_field(name).column) for name in ("device", "nonce", "created")
+    )
+    # Only identifiers from the model's metadata are interpolated; the values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({device_column}, {nonce_column}, {created_column}) "  # noqa: S608
+        f"VALUES (%s, %s, %s) ON CONFLICT ({device_column}, {nonce_column}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    created_value = meta.get_field("created").get_db_prep_value(created, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [device.pk, nonce, created_value])
+        return cursor.fetchone() is not None
+
+
+def prune_nonces(now: dt.datetime) -> int:
+    """Forget nonces whose signatures are now too old to be accepted anyway; the number deleted."""
+    cutoff = now - dt.timedelta(seconds=settings.DEVICE_SIGNATURE_WINDOW_SECONDS)
+    deleted, _ = UsedNonce.objects.filter(created__lt=cutoff).delete()
+    return deleted
+
+
+def prune_idempotent_responses(now: dt.datetime) -> int:
+    """Forget stored responses older than IDEMPOTENCY_RETENTION; the number deleted.
+
+    A device retrying with the same Idempotency-Key after that runs the request again; the handshake's own
+    natural key (ESCI, PEV, plugged_in_at) still makes a retried plug-in the same binding.
+    """
+    deleted, _ = IdempotentResponse.objects.filter(created_at__lt=now - IDEMPOTENCY_RETENTION).delete()
+    return deleted
