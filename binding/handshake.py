@@ -109,57 +109,55 @@ def request_binding(plug: PlugIn, *, now: dt.datetime) -> Binding:
 
 def confirm_pev_ack(
     binding_id: uuid.UUID, *, esci: Device, parameters_version: str, pev_signature: str, now: dt.datetime
-) -> Binding:
-    """The PEV accepted its parameters (steps 12–13, Req 19): send the EUMD its discovery (step 14)."""
+) -> tuple[Binding, str]:
+    """The PEV accepted its parameters (steps 12–13, Req 19): the binding and the EUMD's signed discovery
+    (step 14). An acknowledgement out of turn is a conflict; a device retries with an Idempotency-Key."""
     with transaction.atomic():
         binding = _locked(binding_id, esci=esci)
         _event(binding, Sender.PEV, binding.vin, "pev_ack", {"parameters_version": parameters_version})
-        refusal = _expire_if_due(binding, now) or _check_version(binding, parameters_version)
+        refusal = _expire_if_due(binding, now) or _check_commissioning(binding, parameters_version)
         if refusal is None and not proofs.verifies(
-            binding.pev_public_jwk or {},
-            proofs.ack_message(str(binding.pk), parameters_version),
-            pev_signature,
+            binding.pev_public_jwk, proofs.ack_message(str(binding.pk), parameters_version), pev_signature
         ):
             refusal = InvalidRequest("pev_signature does not verify with the key offered at plug-in")
-        if refusal is None and binding.state != State.AWAITING_EUMD_ACK:
+        if refusal is None:
             refusal = _move(binding, State.AWAITING_EUMD_ACK, now)
         if refusal is None:
-            # An acknowledgement repeated after it succeeded gets the same discovery again.
-            binding.response = {**binding.response, **_pev_ack_response(binding, now)}
             binding.save()
+        if refusal is None:
+            discovery = jws.sign(_eumd_payload("eumd-discovery", binding, _interval(binding), now))
             _event(binding, Sender.UTILITY, "", "eumd_discovery_sent", {"eumd_lfdi": binding.eumd_lfdi})
         else:
             _event(binding, Sender.UTILITY, "", "ack_refused", {"detail": refusal.detail})
     if refusal is not None:
         raise refusal
-    return binding
+    return binding, discovery
 
 
 def confirm_eumd_ack(
     binding_id: uuid.UUID, *, eumd: Device, parameters_version: str, interval_seconds: int, now: dt.datetime
-) -> Binding:
-    """The EUMD took its discovery (steps 15–16, Req 24, 27): the session is bound; commissioning ends."""
+) -> tuple[Binding, str]:
+    """The EUMD took its discovery (steps 15–16, Req 24, 27): the session is bound and commissioning ends.
+    Returns the binding and the PEV's signed confirmation. Out of turn, it is a conflict."""
     with transaction.atomic():
         binding = _locked(binding_id, eumd=eumd)
         _event(binding, Sender.EUMD, eumd.lfdi, "eumd_ack", {"interval_seconds": interval_seconds})
-        refusal = _expire_if_due(binding, now) or _check_version(binding, parameters_version)
-        expected_interval = binding.response.get("interval_seconds")
-        if refusal is None and interval_seconds != expected_interval:
+        refusal = _expire_if_due(binding, now) or _check_commissioning(binding, parameters_version)
+        if refusal is None and interval_seconds != _interval(binding):
             refusal = Conflict(
-                f"interval_seconds {interval_seconds} differs from the discovery's {expected_interval}"
+                f"interval_seconds {interval_seconds} differs from the discovery's {_interval(binding)}"
             )
-        if refusal is None and binding.state != State.BOUND:
+        if refusal is None:
             refusal = _move(binding, State.BOUND, now)
-            if refusal is None:
-                _commission(binding, now)
-                binding.response = {**binding.response, "pev_confirmation": _pev_confirmation(binding, now)}
-                binding.save()
-                _event(binding, Sender.UTILITY, "", "bound", {"kind": binding.kind})
+        if refusal is None:
+            binding.save()
+            _commission(binding, now)
+            _event(binding, Sender.UTILITY, "", "bound", {"kind": binding.kind})
         if refusal is not None:
             _event(binding, Sender.UTILITY, "", "ack_refused", {"detail": refusal.detail})
     if refusal is not None:
         raise refusal
-    return binding
+    return binding, _pev_confirmation(binding, now)
 
 
 def end_binding(
@@ -403,9 +401,9 @@ def _creation_response(binding: Binding, plan, now: dt.datetime) -> dict:
     }
 
 
-def _pev_ack_response(binding: Binding, now: dt.datetime) -> dict:
-    interval = binding.response["interval_seconds"]
-    return {"eumd_discovery": jws.sign(_eumd_payload("eumd-discovery", binding, interval, now))}
+def _interval(binding: Binding) -> int:
+    """The interval length the binding's EUMD was told at creation (its creation response keeps it)."""
+    return binding.response["interval_seconds"]
 
 
 def _eumd_payload(typ: str, binding: Binding, interval: int, now: dt.datetime) -> dict:
@@ -442,7 +440,8 @@ def _pev_confirmation(binding: Binding, now: dt.datetime) -> str:
 def _locked(binding_id: uuid.UUID, **owner) -> Binding:
     """The binding, locked, if `owner` (its ESCI or EUMD) may act on it; someone else's is not found."""
     binding = (
-        Binding.objects.select_for_update()
+        # of=self: the nullable joins cannot be locked (PostgreSQL), and only the binding needs to be.
+        Binding.objects.select_for_update(of=("self",))
         .select_related("premise", "billed_enrollment__plan")
         .filter(pk=binding_id, **owner)
         .first()
@@ -463,7 +462,12 @@ def _expire_if_due(binding: Binding, now: dt.datetime) -> HandshakeError | None:
     return Conflict(f"binding is {state}")
 
 
-def _check_version(binding: Binding, version: str) -> HandshakeError | None:
+def _check_commissioning(binding: Binding, version: str) -> HandshakeError | None:
+    """Acks belong to a commissioning handshake, for the parameters it sent."""
+    if binding.kind != Binding.Kind.COMMISSIONING:
+        return Conflict(
+            f"binding is {binding.state} ({binding.kind or 'declined'}): there is nothing to acknowledge"
+        )
     if version != binding.parameters_version:
         return Conflict(
             f"parameters_version {version!r} is not the one sent ({binding.parameters_version!r})"

@@ -53,14 +53,17 @@ def thumbprint(jwk: dict) -> str:
     return ECKey.import_key(jwk).thumbprint()
 
 
-def verifies(jwk: dict, message: str, signature: str) -> bool:
+def verifies(jwk: dict | None, message: str, signature: str) -> bool:
     """Whether `signature` (r‖s, base64url) is the holder of `jwk` signing `message`."""
     raw = _b64url_decode(signature)
     if raw is None or len(raw) != SIGNATURE_BYTES:
         return False
     r = int.from_bytes(raw[:32], "big")
     s = int.from_bytes(raw[32:], "big")
-    public_key: ec.EllipticCurvePublicKey = ECKey.import_key(jwk).public_key
+    try:
+        public_key: ec.EllipticCurvePublicKey = ECKey.import_key(jwk).public_key
+    except (JoseError, ValueError, TypeError):
+        return False
     try:
         public_key.verify(encode_dss_signature(r, s), message.encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:

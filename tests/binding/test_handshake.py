@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
-from binding import handshake, jws
+from binding import handshake, jws, tasks
 from binding.handshake import PlugIn
 from binding.models import Binding, BindingEvent, DeviceKind, PevKey
 from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, ServicePlan
@@ -66,20 +66,18 @@ class Home:
     def commission(self, *, at=NOW):
         binding = handshake.request_binding(self.plug(at=at), now=at)
         version = binding.parameters_version
+        signature = self.pev.ack(binding.pk, version)
         handshake.confirm_pev_ack(
-            binding.pk,
-            esci=self.esci,
-            parameters_version=version,
-            pev_signature=self.pev.ack(binding.pk, version),
-            now=at,
+            binding.pk, esci=self.esci, parameters_version=version, pev_signature=signature, now=at
         )
-        return handshake.confirm_eumd_ack(
+        binding, _ = handshake.confirm_eumd_ack(
             binding.pk,
             eumd=self.eumd,
             parameters_version=version,
             interval_seconds=binding.response["interval_seconds"],
             now=at + dt.timedelta(seconds=2),
         )
+        return binding
 
 
 @pytest.fixture
@@ -105,7 +103,7 @@ def test_it_commissions_a_first_plug_in_in_three_steps(home):
     assert parameters["parameters_version"] == binding.parameters_version
 
     version = binding.parameters_version
-    binding = handshake.confirm_pev_ack(
+    binding, signed_discovery = handshake.confirm_pev_ack(
         binding.pk,
         esci=home.esci,
         parameters_version=version,
@@ -113,15 +111,16 @@ def test_it_commissions_a_first_plug_in_in_three_steps(home):
         now=NOW,
     )
     assert binding.state == State.AWAITING_EUMD_ACK
-    discovery = jws.verify(binding.response["eumd_discovery"])
+    discovery = jws.verify(signed_discovery)
     assert discovery["eumd_lfdi"] == home.eumd.lfdi
     assert discovery["interval_seconds"] == 900
 
-    binding = handshake.confirm_eumd_ack(
+    binding, confirmation = handshake.confirm_eumd_ack(
         binding.pk, eumd=home.eumd, parameters_version=version, interval_seconds=900, now=NOW
     )
     assert binding.state == State.BOUND
-    assert jws.verify(binding.response["pev_confirmation"])["binding_id"] == str(binding.pk)
+    assert jws.verify(confirmation)["binding_id"] == str(binding.pk)
+    assert binding.response["state"] == "awaiting_pev_ack", "a retried plug-in still gets its original answer"
     home.enrollment.refresh_from_db()
     assert home.enrollment.status == Enrollment.Status.ACTIVE
     assert PevKey.objects.get(pev__vin=home.pev.vin, revoked_at__isnull=True).public_jwk == home.pev.jwk
@@ -313,6 +312,22 @@ def test_it_refuses_acks_on_another_escis_binding(home, make_device):
         )
 
 
+def test_it_refuses_acks_on_a_binding_that_is_not_commissioning(home):
+    bound = home.commission()
+    later = NOW + dt.timedelta(hours=1)
+    rebound = handshake.request_binding(home.plug(at=later, key=False, proof=True), now=later)
+
+    with pytest.raises(handshake.Conflict, match="nothing to acknowledge"):
+        handshake.confirm_pev_ack(
+            rebound.pk,
+            esci=home.esci,
+            parameters_version=rebound.parameters_version,
+            pev_signature=home.pev.ack(rebound.pk, rebound.parameters_version),
+            now=later,
+        )
+    assert bound.pk != rebound.pk
+
+
 def test_it_refuses_a_pev_ack_signed_with_another_key(home):
     binding = handshake.request_binding(home.plug(), now=NOW)
     version = binding.parameters_version
@@ -415,15 +430,27 @@ class TestGuests:
         ("preference", "billed_to"), [(GuestCharging.HOST, "host"), (GuestCharging.GUEST, "guest")]
     )
     def test_it_binds_a_roaming_guest_billed_as_the_host_chose(
-        self, make_device, plan, guest, preference, billed_to, mailoutbox, django_capture_on_commit_callbacks
+        self,
+        make_device,
+        plan,
+        guest,
+        preference,
+        billed_to,
+        mailoutbox,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
     ):
         host = Home(make_device, plan=plan, guest_charging=preference)
+        queued = []
+        monkeypatch.setattr(tasks.notify_guest_session, "delay", queued.append)
         with django_capture_on_commit_callbacks(execute=True):
             binding = self.visit(host, guest)
 
         assert (binding.state, binding.kind) == (State.BOUND, Binding.Kind.GUEST)
         expected = host.enrollment if billed_to == "host" else guest.enrollment
         assert binding.billed_enrollment == expected
+        assert queued == [str(binding.pk)], "the emails go through Celery, after the commit"
+        tasks.notify_guest_session(str(binding.pk))
         assert len(mailoutbox) == 2, "host and guest are both told"
 
     def test_it_declines_a_guest_the_host_does_not_admit(self, make_device, plan, guest):
