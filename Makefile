@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-requirements
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate demo serve clean bench-cis-import
+.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import
 
 install: $(INSTALLED)
 
@@ -40,6 +40,16 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## make simulate: with `make run` serving, the demo premise's ESCI and EUMD plug in Alice's demo PEV over signed
+## HTTP (the first run commissions it, later runs re-bind). SCENARIO=conformance runs the whole kit.
+SCENARIO ?= session
+DEMO_DEVICES := var/demo-devices/P1000001
+simulate: install
+	$(PY) manage.py simulate_devices --base-url http://$(HOST):$(PORT) --premise P1000001 \
+		--vin 1N4AZ1CP5KC301234 --state-dir var/demo-devices/pev --scenario $(SCENARIO) \
+		--esci-key $(DEMO_DEVICES)/esci/key.pem --esci-cert $(DEMO_DEVICES)/esci/cert.pem \
+		--eumd-key $(DEMO_DEVICES)/eumd/key.pem --eumd-cert $(DEMO_DEVICES)/eumd/cert.pem
 
 clean:
 	rm -rf var

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from allauth.account.models import EmailAddress
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -12,11 +14,23 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from billing.tariffs import import_tariff_file
+from binding.ca import issue_key_and_certificate, write_private_file
+from binding.devices import register_device
+from binding.identity import certificate_lfdi
+from binding.models import Device, DeviceKind
 from enrollment.cis import import_cis_rows, parse_cis_file
+from enrollment.enrolling import EnrollmentRequest, enroll
+from enrollment.models import Enrollment, Premise, ServicePlan
 from enrollment.programs import import_programs_file
 from pevportal.roles import CSR_GROUP
 
 DATA = Path(settings.BASE_DIR) / "data"
+# The demo premise's ESCI and EUMD keep their keys here, for `make simulate` (docs/device-api.md).
+DEMO_DEVICES = Path(settings.BASE_DIR) / "var" / "demo-devices"
+DEMO_PREMISE = "P1000001"
+# Alice's Nissan Leaf, enrolled by the demo and waiting for its first plug-in; `make simulate` commissions it.
+DEMO_VIN = "1N4AZ1CP5KC301234"
+DEMO_PLAN = "ev-prime"
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,41 @@ def load_demo() -> list[DemoLogin]:
         raise ImproperlyConfigured(f"demo CIS file is invalid: {parsed.errors[0]}")
     import_cis_rows(parsed, filename=cis.name)
     _create_logins()
+    _enroll_demo_pev()
+    for kind in (DeviceKind.ESCI, DeviceKind.EUMD):
+        _register_demo_device(kind)
     return DEMO_LOGINS
+
+
+def _enroll_demo_pev() -> None:
+    if Enrollment.objects.current().filter(pev__vin=DEMO_VIN).exists():
+        return
+    premise = Premise.objects.select_related("account").get(premise_id=DEMO_PREMISE)
+    request = EnrollmentRequest(
+        account=premise.account, premise=premise, vin=DEMO_VIN, plan=ServicePlan.objects.get(code=DEMO_PLAN)
+    )
+    enroll(request, channel="phone", actor_label="load_demo")
+
+
+def _register_demo_device(kind: str) -> None:
+    """The demo premise's device: its key and certificate under var/demo-devices, registered once.
+
+    A database reset keeps the files; the certificate on disk is then registered again.
+    """
+    directory = DEMO_DEVICES / DEMO_PREMISE / kind
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    if not cert_path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        key, certificate = issue_key_and_certificate(f"demo-{kind}-{DEMO_PREMISE}")
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        write_private_file(key_path, key_pem)
+        write_private_file(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    if not Device.objects.filter(lfdi=certificate_lfdi(certificate)).exists():
+        premise = Premise.objects.get(premise_id=DEMO_PREMISE)
+        register_device(kind, certificate, premise=premise, actor_label="load_demo")
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ DATABASE_URL switches to PostgreSQL (psycopg 3); REDIS_URL switches the cache, t
 Celery to Redis. PEVPORTAL_ENV=production turns on the hardened settings that `check --deploy` wants.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -318,6 +319,13 @@ DEVICE_MAX_BODY_BYTES = env_int("DEVICE_MAX_BODY_BYTES", 64 * 1024)
 DEVICE_RATE_LIMIT = env_str("DEVICE_RATE_LIMIT", "120/min")
 # Reverse proxies allowed to forward a verified TLS client certificate (docs/device-proxy.md).
 DEVICE_TRUSTED_PROXIES = env_list("DEVICE_TRUSTED_PROXIES")
+for _proxy in DEVICE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DEVICE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24)"
+        ) from None
 DEVICE_CLIENT_CERT_HEADER = env_str("DEVICE_CLIENT_CERT_HEADER", "X-SSL-Client-Cert")
 # A binding that the ESCI never ends is closed after this long.
 BINDING_MAX_DURATION_HOURS = env_int("BINDING_MAX_DURATION_HOURS", 24)

@@ -47,6 +47,13 @@ def test_it_refuses_production_without_a_device_ca_directory():
     assert "DEVICE_CA_DIR must be set" in result.stderr
 
 
+def test_it_refuses_a_trusted_proxy_that_is_not_an_address():
+    result = manage("check", **{**PRODUCTION, "DEVICE_TRUSTED_PROXIES": "10.0.0.5,nginx.internal"})
+
+    assert result.returncode != 0
+    assert "'nginx.internal' is not an IP address or network" in result.stderr
+
+
 def test_it_refuses_production_without_allowed_hosts():
     result = manage("check", **{**PRODUCTION, "ALLOWED_HOSTS": ""})
 

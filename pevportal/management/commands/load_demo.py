@@ -15,3 +15,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded. Sign in at {LOGIN_URL} as:"))
         for login in logins:
             self.stdout.write(f"  {login.role}: {login.email} / {login.password}")
+        self.stdout.write(
+            "Alice's demo PEV 1N4AZ1CP5KC301234 awaits its first plug-in: `make simulate` in another terminal"
+            " plugs it in through the demo premise's ESCI and EUMD; CSR → plug-ins shows the binding log."
+        )
