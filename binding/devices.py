@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from binding import ca
 from binding.identity import certificate_lfdi, sfdi
-from binding.models import Device, DeviceKind
+from binding.models import Device, DeviceKind, DeviceMessage
 from enrollment.models import Pev, Premise
 from pevportal.audit import record, snapshot
 from pevportal.models import Channel
@@ -134,7 +134,8 @@ def swap_device(
     """Replace a failed device by a new one at the same premise or PEV; the old row keeps its history.
 
     The replacement is registered like any device (same kind and place); the old one is disabled (if it is
-    not already) and points at it. Settings a CSR made for the old EUMD (interval, power limit) are not
+    not already) and points at it; an ESCI's undelivered messages move to its replacement. Settings a CSR made
+    for the old EUMD (interval, power limit) are not
     carried over: the new meter starts from the plan's interval until a CSR changes it (Req 25).
     """
     with transaction.atomic():
@@ -158,6 +159,10 @@ def swap_device(
             _disable(old, (reason or "").strip()[:REASON_MAX_LENGTH] or f"Replaced by {new.lfdi}")
         old.replaced_by = new
         old.save(update_fields=["replaced_by"])
+        if old.kind == DeviceKind.ESCI:
+            # Undelivered utility messages are for the premise, not the box: the new ESCI relays them (the
+            # signed payloads do not name the ESCI).
+            DeviceMessage.objects.filter(esci=old, acked_at__isnull=True).update(esci=new)
         record(
             action="device.swapped",
             target=old,

@@ -106,3 +106,16 @@ def test_it_announces_a_critical_peak_day_once(home, plan):
         Decimal("0.80"),
     )
     assert DeviceMessage.objects.get(kind=DeviceMessage.Kind.EVENT).esci == home.esci
+
+
+def test_a_replacement_esci_relays_what_the_old_one_had_not(home, carol_csr):
+    from binding.ca import issue_key_and_certificate
+    from binding.devices import swap_device
+
+    [message] = messages.send_interval_change(home.eumd, 1800, by=carol_csr)
+    _, certificate = issue_key_and_certificate("replacement-esci")
+
+    replacement = swap_device(home.esci, certificate, carol_csr)
+
+    assert messages.pending_for(replacement) == [message]
+    assert messages.pending_for(home.esci) == []
