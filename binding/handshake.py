@@ -14,9 +14,9 @@ import uuid
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Max, Q
 
-from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, Pev, Premise
+from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, Pev, Premise, ServicePlan
 from pevportal import audit
 from pevportal.models import Channel
 
@@ -113,7 +113,7 @@ def confirm_pev_ack(
     """The PEV accepted its parameters (steps 12–13, Req 19): the binding and the EUMD's signed discovery
     (step 14). An acknowledgement out of turn is a conflict; a device retries with an Idempotency-Key."""
     with transaction.atomic():
-        binding = _locked(binding_id, esci=esci)
+        binding = _locked(binding_id, Q(esci=esci))
         _event(binding, Sender.PEV, binding.vin, "pev_ack", {"parameters_version": parameters_version})
         refusal = _expire_if_due(binding, now) or _check_commissioning(binding, parameters_version)
         if refusal is None and not proofs.verifies(
@@ -140,7 +140,7 @@ def confirm_eumd_ack(
     """The EUMD took its discovery (steps 15–16, Req 24, 27): the session is bound and commissioning ends.
     Returns the binding and the PEV's signed confirmation. Out of turn, it is a conflict."""
     with transaction.atomic():
-        binding = _locked(binding_id, eumd=eumd)
+        binding = _locked(binding_id, Q(eumd=eumd))
         _event(binding, Sender.EUMD, eumd.lfdi, "eumd_ack", {"interval_seconds": interval_seconds})
         refusal = _expire_if_due(binding, now) or _check_commissioning(binding, parameters_version)
         if refusal is None and interval_seconds != _interval(binding):
@@ -165,7 +165,8 @@ def end_binding(
 ) -> Binding:
     """The PEV was unplugged. Ending twice, or ending a declined binding, records the time and no more."""
     with transaction.atomic():
-        binding = _locked(binding_id, esci=esci)
+        # The ESCI that replaced a failed one may end the sessions it left behind.
+        binding = _locked(binding_id, Q(esci=esci) | Q(esci__replaced_by=esci))
         if unplugged_at < binding.plugged_in_at or unplugged_at > now + FUTURE_TOLERANCE:
             raise InvalidRequest("unplugged_at must lie between plugged_in_at and now")
         _event(binding, Sender.ESCI, esci.lfdi, "unplugged", {"unplugged_at": unplugged_at})
@@ -206,14 +207,28 @@ def _by_natural_key(plug: PlugIn) -> Binding | None:
 
 
 def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
+    # One window for every VIN, before the VIN is looked up: a window (or a refusal) that depended on the
+    # VIN's plan would tell an ESCI which VINs are enrolled.
+    window = _plug_in_window()
+    if not now - window <= plug.plugged_in_at <= now + FUTURE_TOLERANCE:
+        seconds = int(window.total_seconds())
+        raise InvalidRequest(f"plugged_in_at must be within the last {seconds} s (server time {_utc(now)})")
     # Locking the PEV's row serialises two plug-ins of one PEV: the later one sees and supersedes the first.
     pev = Pev.objects.select_for_update().filter(vin=plug.vin).first()
     enrollment = _current_enrollment(pev)
     timeout = enrollment.plan.binding_timeout_seconds if enrollment else DEFAULT_TIMEOUT_SECONDS
-    if not now - dt.timedelta(seconds=timeout) <= plug.plugged_in_at <= now + FUTURE_TOLERANCE:
-        raise InvalidRequest(f"plugged_in_at must be within the last {timeout} s (server time {_utc(now)})")
+    deadline = plug.plugged_in_at + dt.timedelta(seconds=timeout)
 
-    decision = _decide(plug, premise, pev, enrollment, now)
+    if pev is not None and now >= deadline:
+        # Reported after its own plan's timeout: the handshake could not finish in time (Req 10).
+        decision = _Decision(State.UNBOUND, Reason.LATE_PLUG_IN)
+    elif (
+        pev is not None
+        and Binding.objects.live().filter(pev=pev, plugged_in_at__gt=plug.plugged_in_at).exists()
+    ):
+        decision = _Decision(State.UNBOUND, Reason.OUT_OF_ORDER)
+    else:
+        decision = _decide(plug, premise, pev, enrollment, now)
     if pev is not None and decision.state in Binding.LIVE_STATES:
         _supersede_live(pev, plug.plugged_in_at, now)
     plan = enrollment.plan if enrollment else None
@@ -230,7 +245,7 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
         state=decision.state,
         reason=decision.reason,
         plugged_in_at=plug.plugged_in_at,
-        deadline=plug.plugged_in_at + dt.timedelta(seconds=timeout),
+        deadline=deadline,
         pev_public_jwk=decision.public_jwk,
         proof_sha256=decision.proof_sha256,
         response={},
@@ -247,6 +262,12 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
     if decision.kind == Binding.Kind.GUEST:
         notifications.guest_session_bound(binding)
     return binding
+
+
+def _plug_in_window() -> dt.timedelta:
+    """How old a reported plug-in may be: the longest binding timeout of any plan (Req 10, NF.3)."""
+    longest = ServicePlan.objects.aggregate(longest=Max("binding_timeout_seconds"))["longest"]
+    return dt.timedelta(seconds=max(longest or 0, DEFAULT_TIMEOUT_SECONDS))
 
 
 def _current_enrollment(pev: Pev | None) -> Enrollment | None:
@@ -363,10 +384,12 @@ def _supersede_live(pev: Pev, at: dt.datetime, now: dt.datetime) -> None:
     """A new plug-in of the PEV ends its earlier live binding (or times out a stale handshake)."""
     for earlier in Binding.objects.live().filter(pev=pev):
         state = earlier.effective_state(now)
-        target = state if state != earlier.state else State.SUPERSEDED
-        earlier.move_to(target, at=min(at, earlier.deadline) if target == State.TIMED_OUT else at)
-        earlier.save()
-        _event(earlier, Sender.UTILITY, "", target, {"by_plug_in_at": at})
+        if state == earlier.state:
+            earlier.move_to(State.SUPERSEDED, at=at)
+        else:
+            earlier.move_to(state, at=earlier.ended_by_time_at(state))
+        earlier.save(update_fields=["state", "finished_at"])
+        _event(earlier, Sender.UTILITY, "", earlier.state, {"by_plug_in_at": at})
 
 
 # --- Responses and the signed items in them ----------------------------------------------------------
@@ -437,13 +460,13 @@ def _pev_confirmation(binding: Binding, now: dt.datetime) -> str:
 # --- State changes ------------------------------------------------------------------------------------
 
 
-def _locked(binding_id: uuid.UUID, **owner) -> Binding:
+def _locked(binding_id: uuid.UUID, owner: Q) -> Binding:
     """The binding, locked, if `owner` (its ESCI or EUMD) may act on it; someone else's is not found."""
     binding = (
         # of=self: the nullable joins cannot be locked (PostgreSQL), and only the binding needs to be.
         Binding.objects.select_for_update(of=("self",))
         .select_related("premise", "billed_enrollment__plan")
-        .filter(pk=binding_id, **owner)
+        .filter(owner, pk=binding_id)
         .first()
     )
     if binding is None:
@@ -455,8 +478,7 @@ def _expire_if_due(binding: Binding, now: dt.datetime) -> HandshakeError | None:
     state = binding.effective_state(now)
     if state == binding.state:
         return None
-    at = binding.deadline if state == State.TIMED_OUT else now
-    binding.move_to(state, at=at)
+    binding.move_to(state, at=binding.ended_by_time_at(state))
     binding.save()
     _event(binding, Sender.UTILITY, "", state, {})
     return Conflict(f"binding is {state}")
@@ -515,19 +537,21 @@ def _commission(binding: Binding, now: dt.datetime) -> None:
 
 
 def _sweep(queryset, state: str, event: str) -> int:
+    """Persist a time-driven transition (handshake → timed_out, bound → closed) set-based, in batches; the
+    instant is the one `Binding.ended_by_time_at` gives, as when a read or a supersede notices it first."""
+    ended_at = F("deadline") if state == State.TIMED_OUT else F("plugged_in_at") + max_duration()
     done = 0
     while True:
         with transaction.atomic():
             # skip_locked: a binding an ack holds right now is decided by that ack, not by the sweep.
             batch = list(
-                queryset.select_for_update(skip_locked=True).values_list("pk", "deadline")[:SWEEP_BATCH]
+                queryset.select_for_update(skip_locked=True).values_list("pk", flat=True)[:SWEEP_BATCH]
             )
             if not batch:
                 return done
-            for pk, deadline in batch:
-                Binding.objects.filter(pk=pk).update(state=state, finished_at=deadline)
+            Binding.objects.filter(pk__in=batch).update(state=state, finished_at=ended_at)
             BindingEvent.objects.bulk_create(
-                BindingEvent(binding_id=pk, sender=Sender.UTILITY, event=event) for pk, _ in batch
+                BindingEvent(binding_id=pk, sender=Sender.UTILITY, event=event) for pk in batch
             )
         done += len(batch)
 

@@ -76,9 +76,18 @@ def announce_parameter_changes(now: dt.datetime) -> int:
             continue
         schedule = parameters.price_schedule(plan, now)
         escis = _escis_by_premise({key.enrollment.premise_id for key in keys})
-        with transaction.atomic():
-            for key in keys:
-                payload = {
+        # A PEV whose premise has no enabled ESCI right now (a swap in progress) keeps its old version, so
+        # a later run sends the parameters once the new ESCI is registered.
+        reachable = [key for key in keys if escis.get(key.enrollment.premise_id)]
+        outbox = [
+            message
+            for key in reachable
+            for message in _messages(
+                escis[key.enrollment.premise_id],
+                Recipient.PEV,
+                key.pev.vin,
+                Kind.PARAMETERS,
+                {
                     "typ": "pev-parameters",
                     "pev_id": key.pev.vin,
                     "premise_id": key.enrollment.premise.premise_id,
@@ -88,17 +97,13 @@ def announce_parameter_changes(now: dt.datetime) -> int:
                     "interval_seconds": plan.eumd_interval_seconds,
                     "price_schedule": schedule,
                     "iat": int(now.timestamp()),
-                }
-                sent += len(
-                    _send(
-                        escis.get(key.enrollment.premise_id, []),
-                        Recipient.PEV,
-                        key.pev.vin,
-                        Kind.PARAMETERS,
-                        payload,
-                    )
-                )
-            PevKey.objects.filter(pk__in=[key.pk for key in keys]).update(parameters_version=version)
+                },
+            )
+        ]
+        with transaction.atomic():
+            DeviceMessage.objects.bulk_create(outbox, batch_size=1_000)
+            PevKey.objects.filter(pk__in=[key.pk for key in reachable]).update(parameters_version=version)
+        sent += len(outbox)
     return sent
 
 
@@ -174,7 +179,15 @@ def acknowledge(message_id: uuid.UUID, *, esci: Device, now: dt.datetime) -> Dev
 def _send(
     escis: Iterable[Device], recipient: str, recipient_id: str, kind: str, payload: dict, *, created_by=None
 ) -> list[DeviceMessage]:
-    """One signed message per relaying ESCI; the message id is inside the signed payload."""
+    return DeviceMessage.objects.bulk_create(
+        _messages(escis, recipient, recipient_id, kind, payload, created_by=created_by)
+    )
+
+
+def _messages(
+    escis: Iterable[Device], recipient: str, recipient_id: str, kind: str, payload: dict, *, created_by=None
+) -> list[DeviceMessage]:
+    """One signed message per relaying ESCI, unsaved; the message id is inside the signed payload."""
     messages = []
     for esci in escis:
         message_id = uuid.uuid4()
@@ -191,7 +204,7 @@ def _send(
                 created_by=created_by,
             )
         )
-    return DeviceMessage.objects.bulk_create(messages)
+    return messages
 
 
 def _escis_of(eumd: Device):

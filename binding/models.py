@@ -110,11 +110,15 @@ class UsedNonce(models.Model):
 
 
 class IdempotentResponse(models.Model):
-    """The response a device request earned, replayed when the device retries with the same key."""
+    """The response a device request earned, replayed when the device retries with the same key.
+
+    `request_sha256` covers the method, the path and the body: a key reused on another endpoint or binding is
+    another request (409), never a replay of the first one's answer.
+    """
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=128)
-    body_sha256 = models.CharField(max_length=64)
+    request_sha256 = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()
     body = models.JSONField()
     created_at = models.DateTimeField(db_default=Now())
@@ -201,6 +205,8 @@ class Binding(models.Model):
         ROAMING_NOT_ALLOWED = "roaming_not_allowed", _("PEV's owner does not allow roaming")
         EUMD_UNAVAILABLE = "eumd_unavailable", _("EUMD unknown, disabled or not at this premise or PEV")
         ENROLLMENT_SUSPENDED = "enrollment_suspended", _("Enrollment suspended")
+        LATE_PLUG_IN = "late_plug_in", _("Plug-in reported after the plan's binding timeout")
+        OUT_OF_ORDER = "out_of_order", _("A later plug-in of this PEV is already live")
 
     HANDSHAKE_STATES = (State.AWAITING_PEV_ACK, State.AWAITING_EUMD_ACK)
     LIVE_STATES = (*HANDSHAKE_STATES, State.BOUND)
@@ -280,6 +286,19 @@ class Binding(models.Model):
             return self.State.CLOSED
         return self.state
 
+    def ended_by_time_at(self, state: str):
+        """When a binding that ran out of time left its live state: a handshake at its deadline, a session
+        never ended at BINDING_MAX_DURATION_HOURS after plug-in. Reads, supersedes and the sweep agree."""
+        if state == self.State.TIMED_OUT:
+            return self.deadline
+        return self.plugged_in_at + max_duration()
+
+    @property
+    def handshake_deadline(self):
+        """The deadline a device may see: only a commissioning handshake has one (a declined binding's
+        deadline would tell its plan's timeout, and so that the VIN is enrolled)."""
+        return self.deadline if self.kind == self.Kind.COMMISSIONING else None
+
     def move_to(self, state: str, *, at) -> None:
         """Change state along an allowed transition (TRANSITIONS); IllegalTransition otherwise."""
         if state not in TRANSITIONS[self.state]:
@@ -344,7 +363,8 @@ class BindingEvent(models.Model):
 
 
 class DeviceMessage(models.Model):
-    """A utility→device message the ESCI fetches and relays, utility-signed (Req 18, 25, 26).
+    """A utility→device message the ESCI fetches and relays, utility-signed (Req 18, 25, 26). Prices travel
+    in `parameters` messages (the next 7 days' schedule) and `event`s (critical-peak days).
 
     Delivered until acknowledged; an acknowledgement is idempotent.
     """
@@ -352,7 +372,6 @@ class DeviceMessage(models.Model):
     class Kind(models.TextChoices):
         INTERVAL_CHANGE = "interval_change", _("EUMD interval length change")
         PARAMETERS = "parameters", _("New PEV parameters (plan or tariff change)")
-        PRICE_SIGNAL = "price_signal", _("Price signal")
         EVENT = "event", _("Demand-response event (e.g. critical peak)")
 
     class Recipient(models.TextChoices):

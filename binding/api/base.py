@@ -84,13 +84,17 @@ class DeviceAPIView(APIView):
         Without the header, `produce()` simply runs. With it, scoped to the signing device: a stored response
         for the key is replayed (header `Idempotent-Replayed: true`) if the body's SHA-256 matches, else 409.
         Otherwise `produce()` runs in a transaction together with storing its response — 2xx, or a 4xx it
-        raised or returned (except 401/429) — so the work and the record commit or roll back together.
+        raised or returned (except 401/429) — so the work and the record commit or roll back together. The
+        stored hash covers the method, path and body: the same key on another endpoint or binding is a 409.
         """
         key = _idempotency_key(request)
         if key is None:
             return produce()
         device = request.auth
-        body_sha256 = hashlib.sha256(request.body).hexdigest()
+        # The method and path are part of the request: a key reused on another binding is not a replay.
+        request_sha256 = hashlib.sha256(
+            f"{request.method} {request.path}\n".encode() + request.body
+        ).hexdigest()
         stored = IdempotentResponse.objects.filter(device=device, key=key).first()
         if stored is None:
             try:
@@ -100,7 +104,7 @@ class DeviceAPIView(APIView):
                         IdempotentResponse.objects.create(
                             device=device,
                             key=key,
-                            body_sha256=body_sha256,
+                            request_sha256=request_sha256,
                             status_code=response.status_code,
                             body=_json(response.data),
                         )
@@ -111,16 +115,17 @@ class DeviceAPIView(APIView):
                 stored = IdempotentResponse.objects.filter(device=device, key=key).first()
                 if stored is None:
                     raise
-        if stored.body_sha256 != body_sha256:
-            raise Conflict(f"Idempotency-Key {key!r} was already used with a different request body.")
+        if stored.request_sha256 != request_sha256:
+            raise Conflict(f"Idempotency-Key {key!r} was already used for a different request.")
         data = None if stored.status_code == status.HTTP_204_NO_CONTENT else stored.body
         return Response(data, status=stored.status_code, headers={"Idempotent-Replayed": "true"})
 
     def _produce(self, produce: Callable[[], Response]) -> Response:
+        # No savepoint around the view: what it committed before refusing (a binding's event log, a timeout
+        # it persisted) is part of the answer and stays, as it does for a request without a key. Views keep
+        # their own all-or-nothing work in their own atomic blocks.
         try:
-            # A savepoint: the view's own writes roll back if it refuses, its refusal is still stored.
-            with transaction.atomic():
-                return produce()
+            return produce()
         except exceptions.APIException as exc:
             if exc.status_code in NOT_REPLAYED:
                 raise

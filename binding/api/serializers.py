@@ -81,7 +81,7 @@ class BindingSerializer(serializers.Serializer):
     state = serializers.CharField()
     kind = serializers.CharField(allow_blank=True)
     plugged_in_at = UtcSecondField()
-    expires_at = UtcSecondField(source="deadline")
+    expires_at = UtcSecondField(source="handshake_deadline", allow_null=True)
     unplugged_at = UtcSecondField(allow_null=True)
 
 

@@ -238,8 +238,9 @@ class BindingView(CsrRequiredMixin, View):
             pk=pk,
         )
         events = [(event, _detail(event.detail)) for event in binding.events.order_by("at", "pk")]
-        # The sweep may not have run yet; the CSR still sees that the handshake is over (Req 10).
-        expired = binding.state in Binding.HANDSHAKE_STATES and binding.deadline <= timezone.now()
+        # The sweep may not have run yet; the CSR still sees the state as of now (Req 10).
+        effective = binding.effective_state(timezone.now())
+        expired = effective != binding.state
         return _render(
             request,
             "binding.html",
@@ -247,6 +248,7 @@ class BindingView(CsrRequiredMixin, View):
                 "binding": binding,
                 "events": events,
                 "deadline_passed": expired,
+                "effective_state": Binding.State(effective).label,
             },
         )
 

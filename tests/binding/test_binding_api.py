@@ -318,3 +318,78 @@ def test_the_device_api_is_in_the_openapi_schema(client, db):
         assert path in paths
     responses = paths["/device/v1/bindings"]["post"]["responses"]
     assert {"201", "400", "401", "403", "409", "413", "429"} <= set(responses)
+
+
+def test_an_idempotency_key_reused_on_another_binding_is_a_conflict(client, home):
+    commission(client, home)
+    first = call(
+        client,
+        home.esci,
+        home.esci_key,
+        "POST",
+        "/device/v1/bindings",
+        plug_in_body(home, key=False, proof=True),
+    )
+    binding_id = first.json()["binding_id"]
+    end = {"unplugged_at": stamp(timezone.now())}
+    earlier = Binding.objects.exclude(pk=binding_id).get()
+
+    assert (
+        call(
+            client,
+            home.esci,
+            home.esci_key,
+            "POST",
+            f"/device/v1/bindings/{binding_id}/end",
+            end,
+            {"Idempotency-Key": "end"},
+        ).status_code
+        == 200
+    )
+    again = call(
+        client,
+        home.esci,
+        home.esci_key,
+        "POST",
+        f"/device/v1/bindings/{earlier.pk}/end",
+        end,
+        {"Idempotency-Key": "end"},
+    )
+
+    assert again.status_code == 409
+    assert "different request" in again.json()["detail"]
+
+
+def test_a_refused_ack_with_an_idempotency_key_is_still_logged(client, home):
+    plugged = timezone.now().replace(microsecond=0) - dt.timedelta(seconds=5)
+    created = call(
+        client, home.esci, home.esci_key, "POST", "/device/v1/bindings", plug_in_body(home, at=plugged)
+    ).json()
+    Binding.objects.filter(pk=created["binding_id"]).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    version = jws.verify(created["pev_parameters"])["parameters_version"]
+    ack = {"parameters_version": version, "pev_signature": home.pev.ack(created["binding_id"], version)}
+
+    path = f"/device/v1/bindings/{created['binding_id']}/pev-ack"
+    response = call(client, home.esci, home.esci_key, "POST", path, ack, {"Idempotency-Key": "ack-1"})
+
+    assert response.status_code == 409
+    binding = Binding.objects.get()
+    assert binding.state == Binding.State.TIMED_OUT
+    assert list(binding.events.values_list("event", flat=True))[-3:] == [
+        "pev_ack",
+        "timed_out",
+        "ack_refused",
+    ]
+
+
+def test_a_declined_binding_reads_back_without_a_deadline(client, home):
+    created = call(
+        client, home.esci, home.esci_key, "POST", "/device/v1/bindings", plug_in_body(home, key=False)
+    ).json()
+
+    detail = call(
+        client, home.esci, home.esci_key, "GET", f"/device/v1/bindings/{created['binding_id']}"
+    ).json()
+
+    assert detail["state"] == "unbound"
+    assert detail["expires_at"] is None

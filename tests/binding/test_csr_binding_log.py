@@ -97,8 +97,8 @@ def test_it_says_when_a_handshake_is_past_its_deadline(client, carol_csr, home_e
     fresh = plug_in(home_esci, "1HGCM82633A004352", at=timezone.now(), state="awaiting_pev_ack")
     client.force_login(carol_csr)
 
-    assert "handshake deadline passed" in client.get(f"/csr/bindings/{stale.pk}/").content.decode()
-    assert "handshake deadline passed" not in client.get(f"/csr/bindings/{fresh.pk}/").content.decode()
+    assert "now Timed out (default rate)" in client.get(f"/csr/bindings/{stale.pk}/").content.decode()
+    assert "now Timed out" not in client.get(f"/csr/bindings/{fresh.pk}/").content.decode()
 
 
 def test_it_404s_on_an_unknown_binding(client, carol_csr, db):

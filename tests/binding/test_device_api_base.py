@@ -247,7 +247,7 @@ class TestReplayState:
         now = timezone.now()
         for key, age in (("old", dt.timedelta(hours=25)), ("recent", dt.timedelta(hours=23))):
             stored = IdempotentResponse.objects.create(
-                device=device, key=key, body_sha256="0" * 64, status_code=201, body={}
+                device=device, key=key, request_sha256="0" * 64, status_code=201, body={}
             )
             IdempotentResponse.objects.filter(pk=stored.pk).update(created_at=now - age)
 

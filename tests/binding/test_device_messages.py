@@ -119,3 +119,14 @@ def test_a_replacement_esci_relays_what_the_old_one_had_not(home, carol_csr):
 
     assert messages.pending_for(replacement) == [message]
     assert messages.pending_for(home.esci) == []
+
+
+def test_it_holds_new_parameters_until_an_esci_can_relay_them(home):
+    from binding.models import Device
+
+    Enrollment.objects.filter(pk=home.enrollment.pk).update(plan=ServicePlan.objects.get(code="ev-prime"))
+    Device.objects.filter(pk=home.esci.pk).update(enabled=False)
+
+    assert messages.announce_parameter_changes(NOW) == 0
+    Device.objects.filter(pk=home.esci.pk).update(enabled=True)
+    assert messages.announce_parameter_changes(NOW) == 1

@@ -470,3 +470,71 @@ class TestGuests:
         host = Home(make_device, plan=plan, guest_charging=GuestCharging.HOST)
 
         assert self.visit(host, guest).reason == Binding.Reason.ROAMING_NOT_ALLOWED
+
+
+def test_it_answers_every_vin_alike_whatever_its_plan_timeout(home):
+    ServicePlan.objects.filter(pk=home.enrollment.plan_id).update(binding_timeout_seconds=120)
+    home.enrollment.plan.refresh_from_db()
+    at = NOW - dt.timedelta(seconds=90)
+    unknown = handshake.request_binding(home.plug(at=at, pev=KeyedPev("1HGCM82633A004352")), now=NOW)
+
+    assert unknown.state == State.UNBOUND, "no 400 for an unknown VIN where an enrolled one is accepted"
+    with pytest.raises(handshake.InvalidRequest, match="within the last 120 s"):
+        handshake.request_binding(home.plug(at=NOW - dt.timedelta(seconds=121)), now=NOW)
+    with pytest.raises(handshake.InvalidRequest, match="within the last 120 s"):
+        handshake.request_binding(
+            home.plug(at=NOW - dt.timedelta(seconds=121), pev=KeyedPev("1HGCM82633A004352")), now=NOW
+        )
+
+
+def test_it_declines_a_plug_in_reported_after_its_plan_timeout(home, make_device):
+    Home(make_device, plan=ServicePlan.objects.get(code="ev-prime"))
+    ServicePlan.objects.filter(code="ev-prime").update(binding_timeout_seconds=120)
+
+    late = handshake.request_binding(home.plug(at=NOW - dt.timedelta(seconds=90)), now=NOW)
+
+    assert (late.state, late.reason) == (State.UNBOUND, Binding.Reason.LATE_PLUG_IN)
+    assert late.response["reason"] == "not_validated"
+    assert late.handshake_deadline is None, "a declined binding shows no deadline (it would tell the plan)"
+
+
+def test_it_declines_a_plug_in_older_than_the_live_one(home):
+    home.commission()
+    later = NOW + dt.timedelta(hours=1)
+    live = handshake.request_binding(home.plug(at=later, key=False, proof=True), now=later)
+
+    stale = handshake.request_binding(
+        home.plug(at=later - dt.timedelta(seconds=10), key=False, proof=True), now=later
+    )
+
+    live.refresh_from_db()
+    assert (stale.state, stale.reason) == (State.UNBOUND, Binding.Reason.OUT_OF_ORDER)
+    assert live.state == State.BOUND
+
+
+def test_a_session_closed_after_a_day_finished_a_day_after_plug_in(home):
+    bound = home.commission()
+    much_later = NOW + dt.timedelta(hours=30)
+
+    handshake.close_stale_bindings(much_later)
+
+    bound.refresh_from_db()
+    assert bound.finished_at == bound.plugged_in_at + dt.timedelta(hours=24)
+
+
+def test_the_esci_that_replaced_a_failed_one_ends_its_sessions(home, carol_csr):
+    from binding.ca import issue_key_and_certificate
+    from binding.devices import swap_device
+
+    bound = home.commission()
+    _, certificate = issue_key_and_certificate("replacement")
+    replacement = swap_device(home.esci, certificate, carol_csr)
+
+    ended = handshake.end_binding(
+        bound.pk,
+        esci=replacement,
+        unplugged_at=NOW + dt.timedelta(minutes=5),
+        now=NOW + dt.timedelta(minutes=5),
+    )
+
+    assert ended.state == State.ENDED
