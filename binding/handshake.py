@@ -5,7 +5,10 @@ admitted as a guest at once with the PEV's proof, or declined: `unbound`, and ch
 premise's default rate (Req 7, BR.4, BR.6). A handshake not finished by its deadline has timed out (Req 10).
 
 Each function is atomic and logs every message in and out as a `BindingEvent`. Devices only ever learn
-*that* a binding was declined; why goes to the CSR log, so an ESCI cannot probe which VINs are enrolled.
+*that* a binding was declined; why goes to the CSR log, so an ESCI cannot probe which VINs are enrolled: the
+answer, its status and the plug-in window are the same for every VIN. Declining an enrolled VIN still costs a
+few more queries than an unknown one; an ESCI would have to time that through the network, signed, rate
+limited and logged, which we accept.
 """
 
 import dataclasses

@@ -44,7 +44,9 @@ def remember_nonce(device: Device, nonce: str, created: dt.datetime) -> bool:
 
 def prune_nonces(now: dt.datetime) -> int:
     """Forget nonces whose signatures are now too old to be accepted anyway; the number deleted."""
-    cutoff = now - dt.timedelta(seconds=settings.DEVICE_SIGNATURE_WINDOW_SECONDS)
+    # One second more than the window: authentication compares `created` with the clock floored to the
+    # second, so a signature exactly at the window's edge is still accepted for up to a second.
+    cutoff = now - dt.timedelta(seconds=settings.DEVICE_SIGNATURE_WINDOW_SECONDS + 1)
     deleted, _ = UsedNonce.objects.filter(created__lt=cutoff).delete()
     return deleted
 
