@@ -235,12 +235,13 @@ class TestReplayState:
     def test_it_prunes_nonces_once_their_signatures_would_be_refused_anyway(self, esci):
         device, _ = esci
         now = timezone.now()
-        remember_nonce(device, "old", now - dt.timedelta(seconds=301))
+        remember_nonce(device, "old", now - dt.timedelta(seconds=302))
         remember_nonce(device, "edge", now - dt.timedelta(seconds=300))
+        remember_nonce(device, "a second past the edge", now - dt.timedelta(seconds=300.5))
         remember_nonce(device, "future", now + dt.timedelta(seconds=290))
 
         assert prune_nonces(now) == 1
-        assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"edge", "future"}
+        assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"edge", "a second past the edge", "future"}
 
     def test_it_prunes_idempotent_responses_after_a_day(self, esci):
         device, _ = esci
