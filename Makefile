@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-requirements
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import
+.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import bench-binding
 
 install: $(INSTALLED)
 
@@ -61,3 +61,9 @@ bench-cis-import: install
 .PHONY: bench-enrollment-import
 bench-enrollment-import: install
 	$(PY) -m bench.enrollment_import
+
+## The device API at the evening peak on the production server stack (issue 4): BENCH_ESCIS (10000),
+## BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_OPEN_ROUNDS, BENCH_ARRIVALS, BENCH_SERVER,
+## BENCH_WORKERS, BENCH_THREADS; e.g. BENCH_ESCIS=2000 for a quick run.
+bench-binding: install
+	$(PY) -m bench.binding

@@ -17,14 +17,15 @@ import uuid
 
 import structlog
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 
-from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, Pev, Premise, ServicePlan
+from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, Pev, Premise
 from pevportal import audit
 from pevportal.models import Channel
 
 from . import jws, notifications, parameters, proofs
-from .models import Binding, BindingEvent, Device, DeviceKind, IllegalTransition, PevKey, max_duration
+from .facts import PlugInFacts, read_locked
+from .models import Binding, BindingEvent, Device, IllegalTransition, PevKey, max_duration
 
 log = structlog.get_logger(__name__)
 
@@ -96,15 +97,15 @@ def request_binding(plug: PlugIn, *, now: dt.datetime) -> Binding:
     if plug.premise_id != premise.premise_id:
         log.warning("binding.foreign_premise", esci=plug.esci.lfdi, premise_id=plug.premise_id)
         raise ForeignPremise("this ESCI is not registered to that premise")
-    existing = _by_natural_key(plug)
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
             return _create(plug, premise, now)
-    except IntegrityError:
-        # A concurrent retry of the same plug-in won the race for the natural key: it is the same binding.
-        existing = _by_natural_key(plug)
+    except (IntegrityError, InvalidRequest):
+        # A retry is the rare case, so it is not looked for first: it fails the natural key's unique index
+        # (or, late, the window) and then gets the binding the first request created.
+        existing = Binding.objects.filter(
+            esci=plug.esci, vin=plug.vin, plugged_in_at=plug.plugged_in_at
+        ).first()
         if existing is None:
             raise
         return existing
@@ -205,34 +206,32 @@ def close_stale_bindings(now: dt.datetime) -> int:
 # --- Deciding a plug-in -----------------------------------------------------------------------------
 
 
-def _by_natural_key(plug: PlugIn) -> Binding | None:
-    return Binding.objects.filter(esci=plug.esci, vin=plug.vin, plugged_in_at=plug.plugged_in_at).first()
-
-
 def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
-    # One window for every VIN, before the VIN is looked up: a window (or a refusal) that depended on the
-    # VIN's plan would tell an ESCI which VINs are enrolled.
-    window = _plug_in_window()
-    if not now - window <= plug.plugged_in_at <= now + FUTURE_TOLERANCE:
-        seconds = int(window.total_seconds())
+    facts = read_locked(
+        vin=plug.vin,
+        premise_id=premise.pk,
+        eumd_lfdi=plug.eumd_lfdi,
+        plugged_in_at=plug.plugged_in_at,
+        proof_digest=proofs.digest(plug.pev_proof) if plug.pev_proof else "",
+        default_window=DEFAULT_TIMEOUT_SECONDS,
+    )
+    # One window for every VIN (the longest plan timeout): a window, or a refusal, that depended on the
+    # VIN's own plan would tell an ESCI which VINs are enrolled.
+    if not now - facts.window <= plug.plugged_in_at <= now + FUTURE_TOLERANCE:
+        seconds = int(facts.window.total_seconds())
         raise InvalidRequest(f"plugged_in_at must be within the last {seconds} s (server time {_utc(now)})")
-    # Locking the PEV's row serialises two plug-ins of one PEV: the later one sees and supersedes the first.
-    pev = Pev.objects.select_for_update().filter(vin=plug.vin).first()
-    enrollment = _current_enrollment(pev)
+    pev, enrollment = facts.pev, facts.enrollment
     timeout = enrollment.plan.binding_timeout_seconds if enrollment else DEFAULT_TIMEOUT_SECONDS
     deadline = plug.plugged_in_at + dt.timedelta(seconds=timeout)
 
     if pev is not None and now >= deadline:
         # Reported after its own plan's timeout: the handshake could not finish in time (Req 10).
         decision = _Decision(State.UNBOUND, Reason.LATE_PLUG_IN)
-    elif (
-        pev is not None
-        and Binding.objects.live().filter(pev=pev, plugged_in_at__gt=plug.plugged_in_at).exists()
-    ):
+    elif facts.later_live:
         decision = _Decision(State.UNBOUND, Reason.OUT_OF_ORDER)
     else:
-        decision = _decide(plug, premise, pev, enrollment, now)
-    if pev is not None and decision.state in Binding.LIVE_STATES:
+        decision = _decide(plug, premise, facts, now)
+    if facts.has_live and decision.state in Binding.LIVE_STATES:
         _supersede_live(pev, plug.plugged_in_at, now)
     plan = enrollment.plan if enrollment else None
     binding = Binding(
@@ -267,52 +266,28 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
     return binding
 
 
-def _plug_in_window() -> dt.timedelta:
-    """How old a reported plug-in may be: the longest binding timeout of any plan (Req 10, NF.3)."""
-    longest = ServicePlan.objects.aggregate(longest=Max("binding_timeout_seconds"))["longest"]
-    return dt.timedelta(seconds=max(longest or 0, DEFAULT_TIMEOUT_SECONDS))
-
-
-def _current_enrollment(pev: Pev | None) -> Enrollment | None:
-    if pev is None:
-        return None
-    return (
-        Enrollment.objects.current()
-        .filter(pev=pev)
-        .select_related("plan__program", "plan__tariff", "premise", "account")
-        .first()
-    )
-
-
-def _decide(
-    plug: PlugIn, premise: Premise, pev: Pev | None, enrollment: Enrollment | None, now: dt.datetime
-) -> _Decision:
-    if pev is None:
+def _decide(plug: PlugIn, premise: Premise, facts: PlugInFacts, now: dt.datetime) -> _Decision:
+    enrollment = facts.enrollment
+    if facts.pev is None:
         return _Decision(State.UNBOUND, Reason.UNKNOWN_VIN)
     if enrollment is None:
         return _Decision(State.UNBOUND, Reason.NOT_ENROLLED)
     if enrollment.status == Enrollment.Status.SUSPENDED:
         return _Decision(State.UNBOUND, Reason.ENROLLMENT_SUSPENDED)
-    eumd = (
-        Device.objects.enabled()
-        .filter(lfdi=plug.eumd_lfdi, kind=DeviceKind.EUMD)
-        .filter(Q(premise=premise) | Q(pev=pev))
-        .first()
-    )
-    if eumd is None:
+    if facts.eumd is None:
         return _Decision(State.UNBOUND, Reason.EUMD_UNAVAILABLE)
     if enrollment.premise_id == premise.pk:
-        decision = _decide_at_home(plug, enrollment, now)
+        decision = _decide_at_home(plug, facts, now)
     else:
-        decision = _decide_as_guest(plug, premise, enrollment)
-    decision.eumd = eumd if decision.state != State.UNBOUND else None
+        decision = _decide_as_guest(plug, premise, facts)
+    decision.eumd = facts.eumd if decision.state != State.UNBOUND else None
     return decision
 
 
-def _decide_at_home(plug: PlugIn, enrollment: Enrollment, now: dt.datetime) -> _Decision:
-    key = _valid_key(enrollment)
+def _decide_at_home(plug: PlugIn, facts: PlugInFacts, now: dt.datetime) -> _Decision:
+    enrollment, key = facts.enrollment, facts.key
     if plug.pev_proof is not None and key is not None:
-        refusal, digest = _check_proof(plug, key)
+        refusal, digest = _check_proof(plug, key, facts.proof_used)
         if refusal:
             return _Decision(State.UNBOUND, refusal)
         return _Decision(
@@ -334,17 +309,17 @@ def _decide_at_home(plug: PlugIn, enrollment: Enrollment, now: dt.datetime) -> _
     return _Decision(State.UNBOUND, Reason.MISSING_PROOF if key else Reason.NOT_COMMISSIONED)
 
 
-def _decide_as_guest(plug: PlugIn, premise: Premise, enrollment: Enrollment) -> _Decision:
+def _decide_as_guest(plug: PlugIn, premise: Premise, facts: PlugInFacts) -> _Decision:
     """A PEV away from home (DOMAIN.md "Guest charging"): its owner allows roaming, its proof holds, and
     the host premise admits it; billed to the host or the guest as the host chose."""
+    enrollment, key = facts.enrollment, facts.key
     if not enrollment.allow_roaming:
         return _Decision(State.UNBOUND, Reason.ROAMING_NOT_ALLOWED)
-    key = _valid_key(enrollment)
     if key is None:
         return _Decision(State.UNBOUND, Reason.NOT_COMMISSIONED)
     if plug.pev_proof is None:
         return _Decision(State.UNBOUND, Reason.MISSING_PROOF)
-    refusal, digest = _check_proof(plug, key)
+    refusal, digest = _check_proof(plug, key, facts.proof_used)
     if refusal:
         return _Decision(State.UNBOUND, refusal)
     host = _host_enrollment(premise, plug.vin)
@@ -368,19 +343,14 @@ def _host_enrollment(premise: Premise, vin: str) -> Enrollment | None:
     return next((e for e in candidates if not e.guest_vins or vin in e.guest_vins), None)
 
 
-def _valid_key(enrollment: Enrollment) -> PevKey | None:
-    return PevKey.objects.filter(enrollment=enrollment, revoked_at__isnull=True).first()
-
-
-def _check_proof(plug: PlugIn, key: PevKey) -> tuple[str, str | None]:
+def _check_proof(plug: PlugIn, key: PevKey, used: bool) -> tuple[str, str | None]:
     """('', digest) for a fresh valid proof, else (reason, None). Each proof is accepted once."""
     message = proofs.proof_message(plug.vin, plug.premise_id, plug.esci.lfdi, plug.plugged_in_at_text)
     if not proofs.verifies(key.public_jwk, message, plug.pev_proof or ""):
         return Reason.BAD_PROOF, None
-    digest = proofs.digest(plug.pev_proof or "")
-    if Binding.objects.filter(proof_sha256=digest).exists():
+    if used:
         return Reason.PROOF_REUSED, None
-    return "", digest
+    return "", proofs.digest(plug.pev_proof or "")
 
 
 def _supersede_live(pev: Pev, at: dt.datetime, now: dt.datetime) -> None:

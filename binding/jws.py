@@ -54,7 +54,13 @@ def _create(path: Path) -> None:
 
 def key_id() -> str:
     """The RFC 7638 thumbprint of the signing key: the `kid` devices look up in the JWKS."""
-    return signing_key().thumbprint()
+    return _thumbprint(Path(settings.UTILITY_SIGNING_KEY))
+
+
+@functools.cache
+def _thumbprint(path: Path) -> str:
+    # Every parameters and confirmation token carries it; computing it once per key file saves the hot path.
+    return _load_or_create(path).thumbprint()
 
 
 def sign(payload: dict) -> str:
