@@ -1,7 +1,8 @@
-"""What deciding a plug-in needs to know, read in one statement (the evening-peak hot path; bench/binding.py).
+"""What deciding a plug-in needs to know, read in one statement after the PEV's lock (the evening-peak hot
+path; bench/binding.py).
 
-The PEV (its row locked, which serialises two plug-ins of one PEV), its current enrollment with the plan,
-programme and tariff, its valid key, whether it has a live binding (and one plugged in later than this),
+The PEV (its row locked first, which serialises two plug-ins of one PEV), its current enrollment with the
+plan, programme and tariff, its valid key, whether it has a live binding (and one plugged in later than this),
 whether the proof was already used, the EUMD if it is enabled at this premise or in this PEV, and the
 plug-in window. Building the dozen ORM queries this replaces cost more CPU than PostgreSQL spent on them.
 The models built here carry exactly these columns; they are read, never saved.
@@ -46,6 +47,7 @@ SELECT p.id,
  WHERE p.vin = %s
 """  # noqa: S608 — only placeholders are formatted in; every value is a parameter
 _WINDOW = "SELECT MAX(binding_timeout_seconds) FROM enrollment_serviceplan"
+_LOCK = "SELECT id FROM enrollment_pev WHERE vin = %s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +72,6 @@ def read_locked(
     default_window: int,
 ) -> PlugInFacts:
     """The facts of one plug-in; call inside the transaction that records it (the PEV's row stays locked)."""
-    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
     params = [
         *_LIVE,
         *_LIVE,
@@ -83,7 +84,12 @@ def read_locked(
         vin,
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_PLUG_IN + lock, params)
+        # The lock first, in a statement of its own: under READ COMMITTED a statement that waited for a row
+        # lock still reads everything else from the snapshot it started with, so the facts are read after
+        # it, in a new statement that sees what the plug-in holding the lock committed.
+        # SQLite has no FOR UPDATE: it serialises writers itself.
+        cursor.execute(_LOCK + (" FOR UPDATE" if connection.features.has_select_for_update else ""), [vin])
+        cursor.execute(_PLUG_IN, params)
         row = cursor.fetchone()
         cursor.execute(_WINDOW)
         longest = cursor.fetchone()[0]

@@ -213,7 +213,8 @@ class Binding(models.Model):
     DEFAULT_RATE_STATES = (State.UNBOUND, State.TIMED_OUT)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    esci = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="bindings")
+    # No index of its own: the natural key's unique index starts with it.
+    esci = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="bindings", db_index=False)
     eumd_lfdi = models.CharField(max_length=LFDI_LENGTH)
     eumd = models.ForeignKey(
         Device, on_delete=models.PROTECT, related_name="metered_bindings", null=True, blank=True
@@ -222,7 +223,10 @@ class Binding(models.Model):
     pev = models.ForeignKey(
         "enrollment.Pev", on_delete=models.PROTECT, related_name="bindings", null=True, blank=True
     )
-    premise = models.ForeignKey("enrollment.Premise", on_delete=models.PROTECT, related_name="bindings")
+    # No index of its own: binding_premise_recent starts with it.
+    premise = models.ForeignKey(
+        "enrollment.Premise", on_delete=models.PROTECT, related_name="bindings", db_index=False
+    )
     enrollment = models.ForeignKey(
         "enrollment.Enrollment",
         on_delete=models.PROTECT,

@@ -7,6 +7,7 @@ the next week changes, which is what sends a PEV new parameters (binding/message
 import datetime as dt
 import hashlib
 import json
+import time
 
 from django.db.models import Q
 
@@ -17,6 +18,8 @@ from enrollment.models import ServicePlan
 from .models import Device
 
 HORIZON = dt.timedelta(days=7)
+VERSION_CACHE_SECONDS = 60.0
+_versions: dict[tuple, tuple[float, str]] = {}
 
 
 def interval_seconds(plan: ServicePlan, eumd: Device | None) -> int:
@@ -30,10 +33,26 @@ def parameters_version(plan: ServicePlan, at: dt.datetime) -> str:
     """A short fingerprint of the plan, its interval length and the tariff versions in force this week.
 
     An EUMD's own interval (a CSR's change) is not part of it: that travels as an interval-change message.
+    Each process keeps an answer for VERSION_CACHE_SECONDS: every re-binding needs it, and a new tariff
+    version reaching new bindings within a minute is soon enough (PEVs get it by message within the hour).
     """
     zone = plan.tariff.zone
     first_day = at.astimezone(zone).date()
-    last_day = (at + HORIZON).astimezone(zone).date()
+    key = (plan.pk, plan.code, plan.program_id, plan.tariff_id, plan.eumd_interval_seconds, first_day)
+    cached = _versions.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    version = _fingerprint(plan, first_day, (at + HORIZON).astimezone(zone).date())
+    _versions[key] = (time.monotonic() + VERSION_CACHE_SECONDS, version)
+    return version
+
+
+def forget_cached_versions() -> None:
+    """Drop this process's cached versions (tests that rewrite tariffs under the same plan)."""
+    _versions.clear()
+
+
+def _fingerprint(plan: ServicePlan, first_day: dt.date, last_day: dt.date) -> str:
     versions = list(
         TariffVersion.objects.filter(tariff_id=plan.tariff_id, effective_start__lte=last_day)
         .filter(Q(effective_end__isnull=True) | Q(effective_end__gt=first_day))

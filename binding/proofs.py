@@ -8,6 +8,7 @@ earns a rate: the proof does.
 
 import base64
 import binascii
+import functools
 import hashlib
 
 from cryptography.exceptions import InvalidSignature
@@ -61,14 +62,20 @@ def verifies(jwk: dict | None, message: str, signature: str) -> bool:
     r = int.from_bytes(raw[:32], "big")
     s = int.from_bytes(raw[32:], "big")
     try:
-        public_key: ec.EllipticCurvePublicKey = ECKey.import_key(jwk).public_key
-    except (JoseError, ValueError, TypeError):
+        public_key = _public_key(jwk["x"], jwk["y"])
+    except (JoseError, ValueError, TypeError, KeyError):
         return False
     try:
         public_key.verify(encode_dss_signature(r, s), message.encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_key(x: str, y: str) -> ec.EllipticCurvePublicKey:
+    # A PEV re-binds with the same key every evening; parsing it once per process keeps the hot path short.
+    return ECKey.import_key({"kty": "EC", "crv": "P-256", "x": x, "y": y}).public_key
 
 
 def digest(signature: str) -> str:

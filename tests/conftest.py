@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
 
+from binding.parameters import forget_cached_versions
 from pevportal.models import AuditRecord
 from pevportal.roles import CSR_GROUP, CSR_PERMISSION
 
@@ -56,6 +57,12 @@ def _fresh_cache_namespace(settings):
     settings.CACHES = {
         name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, config in settings.CACHES.items()
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_parameters_versions():
+    """Plans and tariffs are rebuilt in every test: no cached parameters version may outlive its plan."""
+    forget_cached_versions()
 
 
 @pytest.fixture

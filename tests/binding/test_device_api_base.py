@@ -241,7 +241,11 @@ class TestReplayState:
         remember_nonce(device, "future", now + dt.timedelta(seconds=290))
 
         assert prune_nonces(now) == 1
-        assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {"edge", "a second past the edge", "future"}
+        assert set(UsedNonce.objects.values_list("nonce", flat=True)) == {
+            "edge",
+            "a second past the edge",
+            "future",
+        }
 
     def test_it_prunes_idempotent_responses_after_a_day(self, esci):
         device, _ = esci
