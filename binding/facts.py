@@ -25,7 +25,8 @@ _LIVE_IN = ", ".join(["%s"] * len(_LIVE))
 _CURRENT_IN = ", ".join(["%s"] * len(_CURRENT))
 
 _PLUG_IN = f"""
-SELECT p.id,
+SELECT (SELECT MAX(binding_timeout_seconds) FROM enrollment_serviceplan),
+       p.id,
        e.id, e.account_id, e.premise_id, e.status, e.guest_charging, e.guest_vins, e.allow_roaming,
        s.id, s.code, s.program_id, s.tariff_id, s.eumd_interval_seconds, s.binding_timeout_seconds,
        g.code, t.code, t.time_zone,
@@ -35,7 +36,8 @@ SELECT p.id,
                   AND b.plugged_in_at > %s),
        EXISTS (SELECT 1 FROM binding_binding b WHERE b.proof_sha256 = %s),
        d.id, d.interval_seconds
-  FROM enrollment_pev p
+  FROM (SELECT 1 AS one) one
+  LEFT JOIN enrollment_pev p ON p.vin = %s
   LEFT JOIN enrollment_enrollment e
          ON e.pev_id = p.id AND e.status IN ({_CURRENT_IN})
   LEFT JOIN enrollment_serviceplan s ON s.id = e.plan_id
@@ -44,9 +46,7 @@ SELECT p.id,
   LEFT JOIN binding_pevkey k ON k.enrollment_id = e.id AND k.revoked_at IS NULL
   LEFT JOIN binding_device d
          ON d.lfdi = %s AND d.kind = %s AND d.enabled AND (d.premise_id = %s OR d.pev_id = p.id)
- WHERE p.vin = %s
 """  # noqa: S608 — only placeholders are formatted in; every value is a parameter
-_WINDOW = "SELECT MAX(binding_timeout_seconds) FROM enrollment_serviceplan"
 _LOCK = "SELECT id FROM enrollment_pev WHERE vin = %s"
 
 
@@ -77,11 +77,11 @@ def read_locked(
         *_LIVE,
         connection.ops.adapt_datetimefield_value(plugged_in_at),
         proof_digest,
+        vin,
         *_CURRENT,
         eumd_lfdi,
         DeviceKind.EUMD.value,
         premise_id,
-        vin,
     ]
     with connection.cursor() as cursor:
         # The lock first, in a statement of its own: under READ COMMITTED a statement that waited for a row
@@ -90,13 +90,11 @@ def read_locked(
         # SQLite has no FOR UPDATE: it serialises writers itself.
         cursor.execute(_LOCK + (" FOR UPDATE" if connection.features.has_select_for_update else ""), [vin])
         cursor.execute(_PLUG_IN, params)
-        row = cursor.fetchone()
-        cursor.execute(_WINDOW)
-        longest = cursor.fetchone()[0]
+        longest, pev_id, *row = cursor.fetchone()
     window = dt.timedelta(seconds=max(longest or 0, default_window))
-    if row is None:
+    if pev_id is None:
         return PlugInFacts(window=window)
-    (pev_id, enrollment_id, account_id, home_id, status, guest_charging, guest_vins, allow_roaming,
+    (enrollment_id, account_id, home_id, status, guest_charging, guest_vins, allow_roaming,
      plan_id, plan_code, program_id, tariff_id, interval, timeout, program_code, tariff_code, time_zone,
      key_id, key_jwk, has_live, later_live, proof_used, eumd_id, eumd_interval) = row  # fmt: skip
     pev = Pev(id=pev_id, vin=vin)

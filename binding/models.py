@@ -275,7 +275,13 @@ class Binding(models.Model):
         ]
         indexes = [
             models.Index(fields=["premise", "-plugged_in_at"], name="binding_premise_recent"),
-            models.Index(fields=["state", "deadline"], name="binding_state_deadline"),
+            # The sweeps' work lists, kept small: only handshakes and bound sessions are in them.
+            models.Index(
+                fields=["deadline"],
+                condition=Q(state__in=["awaiting_pev_ack", "awaiting_eumd_ack"]),
+                name="binding_handshake_deadline",
+            ),
+            models.Index(fields=["plugged_in_at"], condition=Q(state="bound"), name="binding_bound_since"),
         ]
 
     def __str__(self) -> str:
