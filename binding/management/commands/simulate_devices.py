@@ -1,6 +1,6 @@
 """`python manage.py simulate_devices`: play an ESCI, its EUMD and a PEV against a device API over HTTP.
 
-The device simulator and conformance kit (`binding/simulator.py`, docs/device-api.md): it works against any
+The device simulator and conformance kit (`binding/simulator/`, docs/device-api.md): it works against any
 server — this portal or a vendor's sandbox — and touches no database, only HTTP and its state directory.
 """
 
