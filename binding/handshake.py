@@ -355,7 +355,11 @@ def _check_proof(plug: PlugIn, key: PevKey, used: bool) -> tuple[str, str | None
 
 def _supersede_live(pev: Pev, at: dt.datetime, now: dt.datetime) -> None:
     """A new plug-in of the PEV ends its earlier live binding (or times out a stale handshake)."""
-    for earlier in Binding.objects.live().filter(pev=pev):
+    # Only the columns a transition touches: the rows' JSON (response, keys) is not needed here.
+    earlier_bindings = (
+        Binding.objects.live().filter(pev=pev).only("state", "deadline", "plugged_in_at", "finished_at")
+    )
+    for earlier in earlier_bindings:
         state = earlier.effective_state(now)
         if state == earlier.state:
             earlier.move_to(State.SUPERSEDED, at=at)
