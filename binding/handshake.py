@@ -24,6 +24,7 @@ from pevportal import audit
 from pevportal.models import Channel
 
 from . import jws, notifications, parameters, proofs
+from .clock import utc_second
 from .facts import PlugInFacts, read_locked
 from .models import Binding, BindingEvent, Device, IllegalTransition, PevKey, max_duration
 
@@ -219,7 +220,9 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
     # VIN's own plan would tell an ESCI which VINs are enrolled.
     if not now - facts.window <= plug.plugged_in_at <= now + FUTURE_TOLERANCE:
         seconds = int(facts.window.total_seconds())
-        raise InvalidRequest(f"plugged_in_at must be within the last {seconds} s (server time {_utc(now)})")
+        raise InvalidRequest(
+            f"plugged_in_at must be within the last {seconds} s (server time {utc_second(now)})"
+        )
     pev, enrollment = facts.pev, facts.enrollment
     timeout = enrollment.plan.binding_timeout_seconds if enrollment else DEFAULT_TIMEOUT_SECONDS
     deadline = plug.plugged_in_at + dt.timedelta(seconds=timeout)
@@ -376,7 +379,7 @@ def _creation_response(binding: Binding, plan, now: dt.datetime) -> dict:
     response = {
         "binding_id": str(binding.pk),
         "state": binding.state,
-        "plugged_in_at": _utc(binding.plugged_in_at),
+        "plugged_in_at": utc_second(binding.plugged_in_at),
     }
     if binding.state == State.UNBOUND:
         return {**response, "reason": DECLINED_REASON, "fallback": FALLBACK}
@@ -393,7 +396,7 @@ def _creation_response(binding: Binding, plan, now: dt.datetime) -> dict:
             public_jwk=binding.pev_public_jwk,
             at=now,
         )
-        return {**response, "expires_at": _utc(binding.deadline), "pev_parameters": jws.sign(payload)}
+        return {**response, "expires_at": utc_second(binding.deadline), "pev_parameters": jws.sign(payload)}
     return {
         **response,
         "eumd_confirmation": jws.sign(_eumd_payload("eumd-confirmation", binding, interval, now)),
@@ -584,7 +587,3 @@ def _event(binding: Binding, sender: str, sender_id: str, event: str, detail: di
     BindingEvent.objects.create(
         binding=binding, sender=sender, sender_id=sender_id, event=event, detail=audit.json_safe(detail)
     )
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -210,7 +210,6 @@ class Binding(models.Model):
 
     HANDSHAKE_STATES = (State.AWAITING_PEV_ACK, State.AWAITING_EUMD_ACK)
     LIVE_STATES = (*HANDSHAKE_STATES, State.BOUND)
-    DEFAULT_RATE_STATES = (State.UNBOUND, State.TIMED_OUT)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # No index of its own: the natural key's unique index starts with it.

@@ -15,6 +15,7 @@ from billing.models import TariffVersion
 from billing.schedule import ScheduleError, price_segments
 from enrollment.models import ServicePlan
 
+from .clock import utc_second
 from .models import Device
 
 HORIZON = dt.timedelta(days=7)
@@ -73,8 +74,8 @@ def price_schedule(plan: ServicePlan, at: dt.datetime) -> list[dict]:
         return []
     return [
         {
-            "start": _utc(segment.start),
-            "end": _utc(segment.end),
+            "start": utc_second(segment.start),
+            "end": utc_second(segment.end),
             "period": segment.period_label,
             "price": str(segment.price),
         }
@@ -108,7 +109,3 @@ def pev_parameters(
         "cnf": {"jwk": public_jwk},
         "iat": int(at.timestamp()),
     }
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

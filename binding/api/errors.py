@@ -29,7 +29,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-SERVER_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from binding.clock import utc_second
+
 ERROR_CODES = {
     status.HTTP_400_BAD_REQUEST: "malformed",
     status.HTTP_401_UNAUTHORIZED: "authentication",
@@ -46,7 +47,7 @@ ERROR_CODES = {
 
 def server_time(now: dt.datetime | None = None) -> str:
     """UTC to the second, `YYYY-MM-DDTHH:MM:SSZ`: the one timestamp format devices send and read (NF.1)."""
-    return (now or timezone.now()).astimezone(dt.UTC).strftime(SERVER_TIME_FORMAT)
+    return utc_second(now or timezone.now())
 
 
 class Conflict(exceptions.APIException):

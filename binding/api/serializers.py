@@ -1,11 +1,11 @@
 """Request and response shapes of the device API. They check form only; binding/handshake.py decides."""
 
-import datetime as dt
 import re
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from binding.clock import parse_utc_second, utc_second
 from binding.models import LFDI_LENGTH
 
 _UTC_SECOND = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -30,13 +30,13 @@ class UtcSecondField(serializers.Field):
         if not isinstance(data, str) or not _UTC_SECOND.match(data):
             self.fail("invalid")
         try:
-            moment = dt.datetime.strptime(data, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            moment = parse_utc_second(data)
         except ValueError:
             self.fail("invalid")
         return data, moment
 
     def to_representation(self, value):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_second(value)
 
 
 class BindingRequestSerializer(serializers.Serializer):
