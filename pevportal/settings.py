@@ -178,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "binding.tasks.prune_device_replay_state",
         "schedule": crontab(minute="*/5"),
     },
+    "create-read-partitions": {
+        "task": "metering.tasks.create_read_partitions",
+        "schedule": crontab(minute=20, hour="*/6"),
+    },
+    "correlate-due-sessions": {"task": "metering.tasks.correlate_due_sessions", "schedule": 60.0},
     "extend-holiday-calendars": {
         "task": "billing.tasks.extend_holiday_calendars",
         "schedule": crontab(minute=0, hour=3, day_of_month=1),
@@ -329,3 +334,20 @@ for _proxy in DEVICE_TRUSTED_PROXIES:
 DEVICE_CLIENT_CERT_HEADER = env_str("DEVICE_CLIENT_CERT_HEADER", "X-SSL-Client-Cert")
 # A binding that the ESCI never ends is closed after this long.
 BINDING_MAX_DURATION_HOURS = env_int("BINDING_MAX_DURATION_HOURS", 24)
+
+# --- Metering (metering/; docs/metering.md) ---------------------------------------------------------
+# A readings batch holds at most this many reads, and its body at most this many bytes (413 beyond).
+METERING_MAX_BATCH_READS = env_int("METERING_MAX_BATCH_READS", 10_000)
+METERING_MAX_BATCH_BYTES = env_int("METERING_MAX_BATCH_BYTES", 4 * 1024 * 1024)
+# A batch signed this far from the server clock flags its reads `clock_drift` (NF.1: devices keep UTC to 1 s).
+METERING_CLOCK_DRIFT_SECONDS = env_int("METERING_CLOCK_DRIFT_SECONDS", 5)
+# Daily partitions of the read tables are created this many days ahead (metering/partitions.py).
+METERING_PARTITIONS_AHEAD_DAYS = env_int("METERING_PARTITIONS_AHEAD_DAYS", 7)
+# Load correlation (Req 15): PEV energy may exceed the premise meter's in an interval by this much before
+# the interval counts against the session (meter accuracy classes differ), and a plug-in or unplug must
+# change the premise load by at least this share of the PEV's own energy to count as a visible step.
+METERING_CORRELATION_TOLERANCE_WH = env_int("METERING_CORRELATION_TOLERANCE_WH", 10)
+METERING_CORRELATION_TOLERANCE_PERCENT = env_int("METERING_CORRELATION_TOLERANCE_PERCENT", 2)
+METERING_CORRELATION_STEP_PERCENT = env_int("METERING_CORRELATION_STEP_PERCENT", 50)
+# The readings body is larger than other device requests; Django must let it through to the view's check.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(METERING_MAX_BATCH_BYTES, DEVICE_MAX_BODY_BYTES)
