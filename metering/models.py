@@ -17,6 +17,13 @@ from django.db.models.functions import Coalesce, Now
 from django.utils.translation import gettext_lazy as _
 
 
+def _reference(to: str | type[models.Model], **options) -> models.ForeignKey:
+    """A foreign key of a read table: no database constraint and no index of its own (module docstring)."""
+    return models.ForeignKey(
+        to, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", **options
+    )
+
+
 class MeterKind(models.TextChoices):
     PREMISE = "premise", _("Premise revenue meter (AMI)")
     EUMD = "eumd", _("EUMD (PEV submeter)")
@@ -97,37 +104,21 @@ class PevRead(models.Model):
     """
 
     pk = models.CompositePrimaryKey("meter_id", "interval_start")
-    meter = models.ForeignKey(Meter, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    meter = _reference(Meter)
     interval_start = models.DateTimeField()
     interval_seconds = models.PositiveIntegerField()
     wh = models.IntegerField(help_text=_("Watt-hours in the interval."))
     flags = models.PositiveSmallIntegerField(default=0)
     vin = models.CharField(_("PEV ID (VIN) as read"), max_length=17)
-    premise = models.ForeignKey(
-        "enrollment.Premise", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
-    binding = models.ForeignKey(
-        "binding.Binding",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
-        null=True,
-        blank=True,
-    )
-    enrollment = models.ForeignKey(
+    premise = _reference("enrollment.Premise")
+    binding = _reference("binding.Binding", null=True, blank=True)
+    enrollment = _reference(
         "enrollment.Enrollment",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
         null=True,
         blank=True,
         help_text=_("The billed enrollment of the bound session; empty means premise energy."),
     )
-    batch = models.ForeignKey(
-        "ReadingBatch", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", null=True
-    )
+    batch = _reference("ReadingBatch", null=True)
 
     def __str__(self) -> str:
         return f"{self.vin} {self.interval_start:%Y-%m-%dT%H:%MZ} {self.wh} Wh"
@@ -137,17 +128,13 @@ class PremiseRead(models.Model):
     """One revenue-meter interval read: the whole premise, PEV charging included (BR.8)."""
 
     pk = models.CompositePrimaryKey("meter_id", "interval_start")
-    meter = models.ForeignKey(Meter, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    meter = _reference(Meter)
     interval_start = models.DateTimeField()
     interval_seconds = models.PositiveIntegerField()
     wh = models.IntegerField()
     flags = models.PositiveSmallIntegerField(default=0)
-    premise = models.ForeignKey(
-        "enrollment.Premise", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
-    import_run = models.ForeignKey(
-        "pevportal.ImportRun", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", null=True
-    )
+    premise = _reference("enrollment.Premise")
+    import_run = _reference("pevportal.ImportRun", null=True)
 
     def __str__(self) -> str:
         return f"premise {self.premise_id} {self.interval_start:%Y-%m-%dT%H:%MZ} {self.wh} Wh"
@@ -219,7 +206,9 @@ class ReadRevision(models.Model):
                 fields=["meter", "interval_start", "interval_seconds", "wh"], name="read_revision_once"
             ),
         ]
-        indexes = [models.Index(fields=["received_at"], condition=Q(status="open"), name="read_revision_open")]
+        indexes = [
+            models.Index(fields=["received_at"], condition=Q(status="open"), name="read_revision_open"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()}: meter {self.meter_id} {self.interval_start:%Y-%m-%dT%H:%MZ}"

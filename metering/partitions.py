@@ -70,9 +70,7 @@ def create_ahead(today: dt.date | None = None) -> int:
     many days were checked."""
     today = today or dt.datetime.now(UTC).date()
     last = today + dt.timedelta(days=settings.METERING_PARTITIONS_AHEAD_DAYS)
-    ensure_partitions(
-        dt.datetime.combine(today, dt.time(), UTC), dt.datetime.combine(last, dt.time(), UTC)
-    )
+    ensure_partitions(dt.datetime.combine(today, dt.time(), UTC), dt.datetime.combine(last, dt.time(), UTC))
     return (last - today).days + 1
 
 
