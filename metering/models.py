@@ -120,6 +120,11 @@ class PevRead(models.Model):
     )
     batch = _reference("ReadingBatch", null=True)
 
+    class Meta:
+        # A premise's PEV energy over a period (bills, rollup rebuilds) without knowing every EUMD that
+        # charged there — guests' EUMDs included. The primary key serves everything keyed by meter.
+        indexes = [models.Index(fields=["premise", "interval_start"], name="pevread_premise_time")]
+
     def __str__(self) -> str:
         return f"{self.vin} {self.interval_start:%Y-%m-%dT%H:%MZ} {self.wh} Wh"
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("enrollment.api.urls")),
     path("device/v1/", include("binding.api.urls")),
+    path("device/v1/", include("metering.api.urls")),
     path("csr/", include("binding.csr_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

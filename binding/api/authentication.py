@@ -77,9 +77,11 @@ class DevicePrincipal:
     is_staff = False
     is_superuser = False
 
-    def __init__(self, device: Device, relay: Device | None = None):
+    def __init__(self, device: Device, relay: Device | None = None, signed_at: dt.datetime | None = None):
         self.device = device
         self.relay = relay
+        # The signature's `created`: the device's clock when it signed (metering flags drift; NF.1).
+        self.signed_at = signed_at
 
     def __str__(self) -> str:
         return str(self.device)
@@ -135,7 +137,7 @@ class DeviceSignatureAuthentication(BaseAuthentication):
         created = dt.datetime.fromtimestamp(signature.params["created"], tz=dt.UTC)
         if not remember_nonce(device, signature.params["nonce"], created):
             raise _refused("replayed", "nonce already used: this request was replayed", lfdi)
-        return DevicePrincipal(device, relay), device
+        return DevicePrincipal(device, relay, created), device
 
     def authenticate_header(self, request) -> str:
         return WWW_AUTHENTICATE

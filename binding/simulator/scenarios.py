@@ -1,5 +1,5 @@
-"""The scenarios the devices play: commissioning, re-binding, guest visits, spoofs, replays, unplugging and
-the utility's messages.
+"""The scenarios the devices play: commissioning, re-binding, guest visits, spoofs, replays, unplugging, a
+metered session and the utility's messages.
 """
 
 import time
@@ -8,6 +8,7 @@ from collections.abc import Callable
 import requests
 
 from binding import proofs
+from binding.simulator import metering
 from binding.simulator.common import API, ConformanceError, SimulatorError, timestamp
 from binding.simulator.contract import (
     expect_equal,
@@ -277,12 +278,45 @@ def unplug(
     return body
 
 
-def session(site: Site, pev: SimulatedPev, *, hold_seconds: float = 0) -> tuple[BindingResult, dict]:
-    """Plug in, stay plugged for `hold_seconds`, unplug."""
-    result = plug_in(site, pev)
+def session(
+    site: Site,
+    pev: SimulatedPev,
+    *,
+    hold_seconds: float = 0,
+    plugged_in_at: str | None = None,
+    unplugged_at: str | None = None,
+) -> tuple[BindingResult, dict]:
+    """Plug in, stay plugged for `hold_seconds`, unplug. A `plugged_in_at` in the past is a plug-in the ESCI
+    reports late (as after an outage): the server accepts it within the longest plan's binding timeout."""
+    result = plug_in(site, pev, plugged_in_at=plugged_in_at)
     if hold_seconds:
         time.sleep(hold_seconds)
-    return result, unplug(site, result.binding_id, pev=pev)
+    return result, unplug(site, result.binding_id, unplugged_at=unplugged_at, pev=pev)
+
+
+def metered_session(
+    site: Site,
+    pev: SimulatedPev,
+    *,
+    hold_seconds: float = 0,
+    plugged_in_at: str | None = None,
+    unplugged_at: str | None = None,
+    power_w: int = metering.CHARGING_POWER_W,
+    batch_reads: int = metering.BATCH_READS,
+) -> metering.MeteredSession:
+    """A `session`, then its metering (Req 20): the EUMD sends its reads of every interval of the session
+    that has ended, at the interval length it was told, signed with its own key."""
+    result, ended = session(
+        site, pev, hold_seconds=hold_seconds, plugged_in_at=plugged_in_at, unplugged_at=unplugged_at
+    )
+    pev_id, interval_seconds = metering.eumd_settings(result)
+    start, end = metering.session_window(result, ended)
+    reads = metering.charging_reads(start, end, interval_seconds, power_w=power_w)
+    # A read whose interval has not ended is refused; a real EUMD sends it when the interval closes.
+    now = site.server.now()
+    due = [read for read in reads if read.interval_end <= now]
+    batches = metering.send_reads(site, pev_id, due, batch_reads=batch_reads)
+    return metering.MeteredSession(result, ended, pev_id, due, batches, pending=len(reads) - len(due))
 
 
 def replay(site: Site) -> ReplayResult:

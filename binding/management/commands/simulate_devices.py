@@ -4,6 +4,7 @@ The device simulator and conformance kit (`binding/simulator/`, docs/device-api.
 server — this portal or a vendor's sandbox — and touches no database, only HTTP and its state directory.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import requests
@@ -11,13 +12,30 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from binding import simulator
-from binding.simulator import ConformanceError, Server, SimulatedDevice, SimulatedPev, SimulatorError, Site
+from binding.simulator import (
+    ConformanceError,
+    Server,
+    SimulatedDevice,
+    SimulatedPev,
+    SimulatorError,
+    Site,
+    metering,
+)
+from binding.simulator.scenarios import metered_session
 
 SCENARIOS = ["plug-in", "unplug", "session", "guest", "spoof", "replay", "messages", "conformance"]
 DEVICES = ("esci", "eumd")
 FILES = ("key", "cert")
 USAGE_ERROR = 2
 FALLBACK_TEXT = "charging proceeds at the premise's default rate"
+READ_OPTIONS = (
+    "reads",
+    "plugged_in_minutes_ago",
+    "session_minutes",
+    "ami_file",
+    "meter_id",
+    "ami_without_pev",
+)
 
 
 class Command(BaseCommand):
@@ -27,7 +45,9 @@ class Command(BaseCommand):
         "--state-dir), unplug, session (plug in and unplug), guest (a PEV commissioned elsewhere visits "
         "--premise), spoof (a VIN without proof must be unbound), replay (a resent signed request must get "
         "401), messages (fetch, verify, --ack), conformance (the whole kit: PASS/FAIL per check, exit 1 on "
-        "any failure). Exit 1 when the server departs from the contract, 2 on a usage error."
+        "any failure). A session with --reads then sends the EUMD's interval reads, and --ami-file writes "
+        "the premise meter's matching file for import_ami. Exit 1 when the server departs from the "
+        "contract, 2 on a usage error."
     )
     # It must run against a vendor's sandbox from any machine: no checks, no migrations, no database.
     requires_system_checks: list = []
@@ -50,6 +70,38 @@ class Command(BaseCommand):
         parser.add_argument("--scenario", choices=SCENARIOS, default="session")
         parser.add_argument("--hold", type=float, default=0, help="session: seconds to stay plugged in")
         parser.add_argument("--ack", action="store_true", help="messages: acknowledge each message")
+        parser.add_argument(
+            "--reads",
+            action="store_true",
+            help="session: after unplugging, the EUMD sends its reads of every interval of the session that "
+            "has ended (POST /device/v1/readings)",
+        )
+        parser.add_argument(
+            "--plugged-in-minutes-ago",
+            type=float,
+            metavar="MINUTES",
+            help="session: the ESCI reports a plug-in MINUTES ago, as after an outage, so whole intervals "
+            "have ended (the server accepts it within the longest plan's binding timeout)",
+        )
+        parser.add_argument(
+            "--session-minutes",
+            type=float,
+            metavar="MINUTES",
+            help="session: unplug MINUTES after the plug-in (at most --plugged-in-minutes-ago; default: now)",
+        )
+        parser.add_argument(
+            "--ami-file",
+            type=Path,
+            metavar="PATH",
+            help="session with --reads: write the premise meter's interval file (CSV for import_ami): a base "
+            "load plus the PEV's energy, from one interval before the session to one after",
+        )
+        parser.add_argument("--meter-id", help="--ami-file: the premise's revenue meter ID")
+        parser.add_argument(
+            "--ami-without-pev",
+            action="store_true",
+            help="--ami-file: leave the PEV's energy out, as a meter that never saw it (correlation fails)",
+        )
         parser.add_argument("--host-premise", help="conformance: a second premise that admits guests")
         for device in DEVICES:
             for file in FILES:
@@ -69,6 +121,7 @@ class Command(BaseCommand):
         scenario = options["scenario"]
         if scenario not in ("replay", "messages") and not options["vin"]:
             raise CommandError(f"--scenario {scenario} needs --vin", returncode=USAGE_ERROR)
+        self._check_read_options(options)
         session = requests.Session()
         if options["tls_client_cert"]:
             # The ESCI's own connection: it relays the EUMD's signed requests over it unchanged.
@@ -112,8 +165,10 @@ class Command(BaseCommand):
                     f"PEV {pev.vin} is not plugged in (no binding in {options['state_dir']})"
                 )
             self._ended(simulator.unplug(site, current["binding_id"], pev=pev))
+        elif scenario == "session" and options["reads"]:
+            self._metered_session(site, pev, options)
         elif scenario == "session":
-            result, ended = simulator.session(site, pev, hold_seconds=options["hold"])
+            result, ended = simulator.session(site, pev, **self._session_times(site, options))
             self._binding(result)
             self._ended(ended)
         elif scenario == "guest":
@@ -131,6 +186,56 @@ class Command(BaseCommand):
             )
         elif scenario == "messages":
             self._messages(site, ack=options["ack"])
+
+    def _check_read_options(self, options) -> None:
+        given = [f"--{name.replace('_', '-')}" for name in READ_OPTIONS if options[name]]
+        if given and options["scenario"] != "session":
+            raise CommandError(f"{', '.join(given)}: only with --scenario session", returncode=USAGE_ERROR)
+        if options["ami_file"] and not (options["reads"] and options["meter_id"]):
+            raise CommandError("--ami-file needs --reads and --meter-id", returncode=USAGE_ERROR)
+        if (options["meter_id"] or options["ami_without_pev"]) and not options["ami_file"]:
+            raise CommandError("--meter-id and --ami-without-pev go with --ami-file", returncode=USAGE_ERROR)
+        ago, minutes = options["plugged_in_minutes_ago"], options["session_minutes"]
+        if minutes is not None and (ago is None or not 0 <= minutes <= ago):
+            raise CommandError(
+                "--session-minutes needs --plugged-in-minutes-ago at least as long: the unplug must be past",
+                returncode=USAGE_ERROR,
+            )
+
+    def _session_times(self, site: Site, options) -> dict:
+        """The plug-in and unplug times of a session reported late; none (now) otherwise."""
+        times = {"hold_seconds": options["hold"]}
+        if options["plugged_in_minutes_ago"] is not None:
+            plugged_in_at = site.server.now() - dt.timedelta(minutes=options["plugged_in_minutes_ago"])
+            times["plugged_in_at"] = simulator.timestamp(plugged_in_at)
+            if options["session_minutes"] is not None:
+                unplugged_at = plugged_in_at + dt.timedelta(minutes=options["session_minutes"])
+                times["unplugged_at"] = simulator.timestamp(unplugged_at)
+        return times
+
+    def _metered_session(self, site: Site, pev: SimulatedPev, options) -> None:
+        metered = metered_session(site, pev, **self._session_times(site, options))
+        self._binding(metered.binding)
+        self._ended(metered.ended)
+        self.stdout.write(f"reads: {metering.summary(metered.batches)}")
+        if metered.pending:
+            self.stdout.write(f"  {metered.pending} interval(s) not yet ended: their reads are not sent")
+        if options["ami_file"]:
+            include_pev = not options["ami_without_pev"]
+            reads = metering.premise_reads(
+                options["meter_id"], metered.reads, now=site.server.now(), include_pev=include_pev
+            )
+            path = metering.write_premise_file(options["ami_file"], options["meter_id"], reads)
+            self.stdout.write(
+                f"premise meter file: {path}, {len(reads)} interval(s) of meter {options['meter_id']}, "
+                f"{'with' if include_pev else 'without'} the PEV's energy"
+            )
+        rejected = [item for batch in metered.batches for item in batch.rejected]
+        if rejected:
+            reasons = sorted({item["reason"] for item in rejected})
+            raise ConformanceError(
+                "POST /device/v1/readings", f"{len(rejected)} read(s) rejected: {', '.join(reasons)}"
+            )
 
     def _conformance(self, site: Site, pev: SimulatedPev, options) -> None:
         host = None

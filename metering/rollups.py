@@ -1,0 +1,232 @@
+"""Usage rollups: energy per premise, local day and TOU period, kept current as reads arrive (issue 5).
+
+Each stored read adds to one `UsageRollup` row — the same transaction that inserts the read, so a rollup
+never counts a read twice or misses one. The day and period come from the tariff the energy is billed
+under (`billing.schedule.price_segments`), in that tariff's time zone, by the interval's local start.
+`rebuild` recomputes a premise's days from the reads, after a CSR applies a revision.
+"""
+
+import bisect
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from billing.models import Tariff
+from billing.schedule import PriceSegment, price_segments
+from metering.models import PevRead, PremiseRead, UsageRollup, UsageSource
+
+UTC = dt.UTC
+# Price segments of a tariff are cached per process this long: a batch of reads then costs no tariff
+# queries. A new tariff version is picked up within the minute (as binding/parameters.py does).
+SEGMENT_CACHE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Energy:
+    """One read's contribution: where, whose, under which tariff, when, how much."""
+
+    premise_id: int
+    source: str
+    vin: str
+    enrollment_id: int | None
+    tariff_id: int
+    start: dt.datetime
+    wh: int
+
+
+def add(energies: Iterable[Energy]) -> int:
+    """Add reads to their rollups (inside the transaction that stored them). Returns rows touched."""
+    groups: dict[tuple, list] = defaultdict(lambda: [0, 0, ""])
+    by_tariff: dict[int, list[Energy]] = defaultdict(list)
+    for energy in energies:
+        by_tariff[energy.tariff_id].append(energy)
+    for tariff_id, group in by_tariff.items():
+        calendar = _Calendar.covering(tariff_id, min(e.start for e in group), max(e.start for e in group))
+        for energy in group:
+            day, period_index, label = calendar.at(energy.start)
+            total = groups[
+                (
+                    energy.premise_id,
+                    day,
+                    energy.source,
+                    energy.vin,
+                    energy.enrollment_id,
+                    tariff_id,
+                    period_index,
+                )
+            ]
+            total[0] += energy.wh
+            total[1] += 1
+            total[2] = label
+    _upsert(groups)
+    return len(groups)
+
+
+def rebuild(premise_id: int, first_day: dt.date, last_day: dt.date) -> int:
+    """Recompute a premise's rollups for local days first_day..last_day (inclusive) from its reads."""
+    from enrollment.models import Premise
+
+    premise = Premise.objects.select_related("default_tariff").get(pk=premise_id)
+    zone = premise.default_tariff.zone
+    # Rollup days are in each tariff's zone; a day's margin either side covers any zone the plans use.
+    start = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(), zone).astimezone(UTC)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=2), dt.time(), zone).astimezone(UTC)
+    with transaction.atomic():
+        UsageRollup.objects.filter(premise_id=premise_id, day__gte=first_day, day__lte=last_day).delete()
+        energies = [
+            *premise_energy(
+                PremiseRead.objects.filter(
+                    premise_id=premise_id, interval_start__gte=start, interval_start__lt=end
+                ).values_list("interval_start", "wh"),
+                premise_id=premise_id,
+                tariff_id=premise.default_tariff_id,
+            ),
+            *pev_energy_of_rows(
+                PevRead.objects.filter(
+                    premise_id=premise_id, interval_start__gte=start, interval_start__lt=end
+                ).values_list("interval_start", "wh", "vin", "enrollment_id", "binding_id"),
+                premise_id=premise_id,
+                default_tariff_id=premise.default_tariff_id,
+            ),
+        ]
+        kept = [e for e in energies if first_day <= _Calendar.local_day(e.tariff_id, e.start) <= last_day]
+        return add(kept)
+
+
+def premise_energy(rows: Iterable[tuple], *, premise_id: int, tariff_id: int) -> list[Energy]:
+    """(interval_start, wh) rows of a revenue meter as rollup contributions."""
+    return [Energy(premise_id, UsageSource.PREMISE, "", None, tariff_id, start, wh) for start, wh in rows]
+
+
+def pev_energy_of_rows(rows: Iterable[tuple], *, premise_id: int, default_tariff_id: int) -> list[Energy]:
+    """(interval_start, wh, vin, enrollment_id, binding_id) rows of stored PEV reads as contributions:
+    bound energy under the plan's tariff of its binding, the rest under the premise's default tariff."""
+    rows = list(rows)
+    tariffs = plan_tariffs({binding_id for *_, binding_id in rows if binding_id})
+    return [
+        Energy(
+            premise_id,
+            UsageSource.PEV,
+            vin,
+            enrollment_id,
+            tariffs.get(binding_id, default_tariff_id) if enrollment_id else default_tariff_id,
+            start,
+            wh,
+        )
+        for start, wh, vin, enrollment_id, binding_id in rows
+    ]
+
+
+def plan_tariffs(binding_ids: Iterable) -> dict:
+    """{binding id: tariff id of its billed enrollment's plan at plug-in}, in one query."""
+    from django.db.models import BigIntegerField, F, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+
+    from binding.models import Binding
+    from enrollment.models import PlanAssignment
+
+    binding_ids = list(binding_ids)
+    if not binding_ids:
+        return {}
+    assignment = (
+        PlanAssignment.objects.filter(
+            enrollment=OuterRef("billed_enrollment"), effective_from__lte=OuterRef("plugged_in_at")
+        )
+        .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=OuterRef("plugged_in_at")))
+        .order_by("-effective_from")
+        .values("plan__tariff_id")[:1]
+    )
+    return dict(
+        Binding.objects.filter(pk__in=binding_ids)
+        .annotate(
+            tariff=Coalesce(
+                Subquery(assignment), F("billed_enrollment__plan__tariff_id"), output_field=BigIntegerField()
+            )
+        )
+        .values_list("pk", "tariff")
+    )
+
+
+class _Calendar:
+    """Local day and TOU period of instants under one tariff, by bisection over precomputed cuts."""
+
+    _cache: dict[tuple, tuple[float, "_Calendar"]] = {}
+
+    def __init__(self, tariff: Tariff, start: dt.datetime, end: dt.datetime):
+        zone = tariff.zone
+        segments: Sequence[PriceSegment] = price_segments(tariff, start, end)
+        first_day = start.astimezone(zone).date()
+        last_day = end.astimezone(zone).date()
+        midnights = [
+            dt.datetime.combine(first_day + dt.timedelta(days=n), dt.time(), zone).astimezone(UTC)
+            for n in range((last_day - first_day).days + 2)
+        ]
+        cuts = sorted({*(s.start for s in segments), *(m for m in midnights if start < m < end), start})
+        segment_starts = [s.start for s in segments]
+        self.starts = cuts
+        self.values = []
+        for cut in cuts:
+            segment = segments[bisect.bisect_right(segment_starts, cut) - 1]
+            self.values.append((cut.astimezone(zone).date(), segment.period_index, segment.period_label))
+
+    def at(self, instant: dt.datetime) -> tuple[dt.date, int, str]:
+        return self.values[bisect.bisect_right(self.starts, instant) - 1]
+
+    @classmethod
+    def covering(cls, tariff_id: int, first: dt.datetime, last: dt.datetime) -> "_Calendar":
+        """A calendar covering [first, last] — whole UTC months around them, cached for a minute."""
+        start = _month_start(first)
+        end = _month_start(_month_start(last) + dt.timedelta(days=32))
+        key = (tariff_id, start, end)
+        cached = cls._cache.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < SEGMENT_CACHE_SECONDS:
+            return cached[1]
+        calendar = cls(Tariff.objects.get(pk=tariff_id), start, end)
+        cls._cache[key] = (now, calendar)
+        return calendar
+
+    @classmethod
+    def local_day(cls, tariff_id: int, instant: dt.datetime) -> dt.date:
+        return cls.covering(tariff_id, instant, instant).at(instant)[0]
+
+    @classmethod
+    def forget(cls) -> None:
+        cls._cache.clear()
+
+
+def _month_start(instant: dt.datetime) -> dt.datetime:
+    return instant.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def forget_cached_calendars() -> None:
+    """Tests change tariffs under a live process."""
+    _Calendar.forget()
+
+
+_UPSERT = (
+    "INSERT INTO metering_usagerollup "
+    "(premise_id, day, source, vin, enrollment_id, tariff_id, period_index, period_label, wh, reads) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (premise_id, day, source, vin, (COALESCE(enrollment_id, 0)), tariff_id, period_index) "
+    "DO UPDATE SET wh = metering_usagerollup.wh + excluded.wh, "
+    "reads = metering_usagerollup.reads + excluded.reads"
+)
+
+
+def _upsert(groups: dict[tuple, list]) -> None:
+    if not groups:
+        return
+    # In key order: two transactions adding to the same rows lock them in the same order (no deadlock).
+    rows = [(*key, label, wh, reads) for key, (wh, reads, label) in sorted(groups.items(), key=_sort_key)]
+    with connection.cursor() as cursor:
+        cursor.executemany(_UPSERT, rows)
+
+
+def _sort_key(item) -> tuple:
+    premise_id, day, source, vin, enrollment_id, tariff_id, period_index = item[0]
+    return (premise_id, day, source, vin, enrollment_id or 0, tariff_id, period_index)
