@@ -350,6 +350,9 @@ class Measured:
     reads: int
     server_cpu: float  # CPU seconds of the server's processes during the phase (none for copy)
     postgres_cpu: float  # of the PostgreSQL backends serving the bench's database, and the WAL writer
+    # Each server process's share, busiest first: a keep-alive connection stays with the worker that
+    # accepted it, so a few clients may load one worker (one core, as its threads share the GIL) alone.
+    server_processes: list[float]
 
     @property
     def rate(self) -> float:
@@ -389,11 +392,13 @@ class Bench:
         outcome = run()
         server_after = load.cpu_by_pid(server_pids)
         postgres_after = load.cpu_by_pid(sorted(set(postgres_pids) | set(load.postgres_pids(self.database))))
+        by_process = [seconds - server_before.get(pid, 0.0) for pid, seconds in server_after.items()]
         return Measured(
             outcome,
             count,
-            load.cpu_used(server_before, server_after),
+            sum(by_process),
             load.cpu_used(postgres_before, postgres_after),
+            sorted(by_process, reverse=True),
         )
 
     def http(self, batches: list[reads.Batch]) -> Measured:
@@ -430,7 +435,13 @@ def describe(measured: Measured, *, server: str) -> str:
         f"{answered} batches in {seconds:.1f} s, p50 {1000 * load.percentile(outcome.latencies, 0.5):.0f} ms",
         f"cpu per batch: {server} {1000 * server_cpu / answered:.0f} ms, "
         f"postgres {1000 * measured.postgres_cpu / answered:.0f} ms",
-        f"cores busy: {server} {server_cpu / seconds:.2f}, postgres {measured.postgres_cpu / seconds:.2f}"
+        f"cores busy: {server} {server_cpu / seconds:.2f}"
+        + (
+            f" (by process {', '.join(f'{cpu / seconds:.2f}' for cpu in measured.server_processes)})"
+            if server == "server"
+            else ""
+        )
+        + f", postgres {measured.postgres_cpu / seconds:.2f}"
         + (f", generator {outcome.cpu_seconds / seconds:.2f}" if server == "server" else ""),
     ]
     return "; ".join(parts)
