@@ -19,11 +19,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from binding.clock import parse_utc_second
 from binding.models import Binding, Device, max_duration
 from enrollment.models import Enrollment, Premise
 from enrollment.vin import validate_vin
-from metering import partitions, rollups
-from metering.models import CorrelationDue, Flag, Meter, MeterKind, PevRead, Quality, ReadingBatch
+from metering import correlation, partitions, rollups
+from metering.models import Flag, Meter, MeterKind, PevRead, Quality, ReadingBatch
 from metering.storing import Incoming, store
 
 UTC = dt.UTC
@@ -223,11 +224,8 @@ def _vin_problem(vin: str) -> str | None:
 
 
 def _utc_second(text) -> dt.datetime | None:
-    # The exact form devices must send (NF.1); fromisoformat alone would also take offsets and fractions.
-    if type(text) is not str or len(text) != 20 or text[10] != "T" or text[19] != "Z":
-        return None
     try:
-        return dt.datetime.fromisoformat(text)
+        return parse_utc_second(text)
     except ValueError:
         return None
 
@@ -280,7 +278,10 @@ def _store(meter: Meter, batch: Batch, parsed: _Parsed, *, now: dt.datetime) -> 
     if len(accepted) != len(energies):
         energies = [energy for read, energy in zip(incoming, energies, strict=True) if read.index in accepted]
     rollups.add(energies)
-    _queue_correlation({read.values[3] for read in stored.accepted if read.values[3]})
+    sessions_read = {read.values[3] for read in stored.accepted if read.values[3]}
+    if sessions_read:
+        correlation.queue_correlation(sessions_read)
+        correlation.enqueue_after_commit()
     record.result = {
         "batch_id": batch.batch_id,
         "accepted": len(stored.accepted),
@@ -365,8 +366,3 @@ def _home_premise(batch: Batch) -> int | None:
 
 def _default_tariffs(premise_ids: set) -> dict:
     return dict(Premise.objects.filter(pk__in=premise_ids).values_list("pk", "default_tariff_id"))
-
-
-def _queue_correlation(binding_ids: set) -> None:
-    # TEMPORARY until metering/correlation.py lands.
-    CorrelationDue.objects.bulk_create([CorrelationDue(binding_id=b) for b in binding_ids], ignore_conflicts=True)

@@ -140,7 +140,7 @@ def test_it_flags_negative_and_impossible_and_estimated_reads(client, home):
 
 
 @pytest.mark.parametrize(
-    "body, field",
+    ("body", "field"),
     [
         ({"reads": []}, "batch_id"),
         ({"batch_id": "x" * 65, "reads": []}, "batch_id"),
@@ -209,7 +209,8 @@ def test_reads_naming_another_pev_stay_premise_energy(client, home):
     home.post(client, home.reads(start, 2, vin="1M8GDM9AXKP042788"))
 
     read = PevRead.objects.first()
-    assert read.binding_id is None and read.enrollment_id is None
+    assert read.binding_id is None
+    assert read.enrollment_id is None
     assert read.flags & Flag.OTHER_PEV
 
 

@@ -1,0 +1,226 @@
+"""Premise revenue-meter (AMI) interval data from head-end file drops: `import_ami FILE.csv` (BR.8, Req 15).
+
+Columns `meter_id, interval_start, interval_seconds, wh` (optional `quality`); `meter_id` is the premise's
+revenue meter (`Premise.meter_id`). The file is checked as a whole first — the shared CSV rules of
+pevportal/csvimport.py, then the meters against the database — and stored with the same rules as EUMD
+batches (`metering/storing.py`): each interval once, identical re-sends counted as duplicates, different
+values kept as revisions for a CSR, billed intervals never changed. Sessions at the premises it covers
+are queued for load correlation in the same transaction.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from binding.clock import parse_utc_second
+from enrollment.models import Premise
+from metering import correlation, partitions, rollups
+from metering.models import Flag, Meter, MeterKind, PremiseRead, Quality
+from metering.storing import Incoming, store
+from pevportal.csvimport import ParsedFile, RowError, RowInvalid, parse_csv
+from pevportal.models import ImportRun
+
+REQUIRED_COLUMNS = ["meter_id", "interval_start", "interval_seconds", "wh"]
+OPTIONAL_COLUMNS = ["quality"]
+IMPORT_KIND = "ami"
+PREMISE_COLUMNS = ("flags", "premise_id", "import_run_id")
+# Meters per store() call: each call reads what is stored for its meters over the file's span.
+METERS_PER_CHUNK = 2000
+WH_LIMIT = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class AmiRow:
+    meter_id: str
+    start: dt.datetime
+    seconds: int
+    wh: int
+    flags: int
+
+
+@dataclass
+class AmiResult:
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.accepted or self.conflicts)
+
+
+def parse_ami_file(path: Path, progress: Callable[[int], None] | None = None, *, now=None) -> ParsedFile:
+    """Validate every row, the rows against each other, and the meters against the database."""
+    now = now or timezone.now()
+    parsed = parse_csv(
+        path,
+        required=REQUIRED_COLUMNS,
+        optional=OPTIONAL_COLUMNS,
+        validate_row=lambda line, values: _validate_row(values, now),
+        progress=progress,
+    )
+    _check_across_rows(parsed)
+    _check_meters(parsed)
+    parsed.errors.sort()
+    return parsed
+
+
+def _validate_row(values: dict[str, str], now: dt.datetime) -> AmiRow:
+    errors: dict[str, str] = {}
+    if not values["meter_id"]:
+        errors["meter_id"] = "is required"
+    try:
+        start = parse_utc_second(values["interval_start"])
+    except ValueError:
+        errors["interval_start"] = "must be UTC to the second: YYYY-MM-DDTHH:MM:SSZ"
+        start = None
+    try:
+        seconds = int(values["interval_seconds"])
+    except ValueError:
+        seconds = 0
+    if not 60 <= seconds <= 3600 or 3600 % seconds:
+        errors["interval_seconds"] = "must divide an hour (60 to 3600)"
+    elif start is not None:
+        if int(start.timestamp()) % seconds:
+            errors["interval_start"] = f"is not aligned to {seconds} s intervals"
+        elif start + dt.timedelta(seconds=seconds) > now:
+            errors["interval_start"] = "the interval has not ended yet (future timestamp)"
+    try:
+        wh = int(values["wh"])
+    except ValueError:
+        wh = None
+    if wh is None or not -WH_LIMIT <= wh <= WH_LIMIT:
+        errors["wh"] = "must be an integer number of watt-hours"
+    quality = values["quality"] or Quality.ACTUAL
+    if quality not in Quality.values:
+        errors["quality"] = f"must be one of {', '.join(Quality.values)}"
+    if errors:
+        raise RowInvalid(errors)
+    flags = (Flag.NEGATIVE if wh < 0 else 0) | (Flag.ESTIMATED if quality == Quality.ESTIMATED else 0)
+    return AmiRow(values["meter_id"], start, seconds, wh, flags)
+
+
+def _check_across_rows(parsed: ParsedFile) -> None:
+    """An interval twice in one file: identical is tolerated (kept once), different is an error."""
+    first_seen: dict[tuple, tuple[int, AmiRow]] = {}
+    kept = []
+    for line, row in parsed.rows:
+        key = (row.meter_id, row.start)
+        earlier = first_seen.get(key)
+        if earlier is None:
+            first_seen[key] = (line, row)
+            kept.append((line, row))
+        elif (earlier[1].seconds, earlier[1].wh) != (row.seconds, row.wh):
+            reason = f"conflicts with line {earlier[0]} (same meter and interval)"
+            parsed.errors.append(RowError(line, "wh", reason))
+    parsed.rows = kept
+
+
+def _check_meters(parsed: ParsedFile) -> None:
+    named = {row.meter_id for _, row in parsed.rows}
+    known = set(Premise.objects.filter(meter_id__in=named).values_list("meter_id", flat=True))
+    unknown = [(line, row) for line, row in parsed.rows if row.meter_id not in known]
+    for line, row in unknown:
+        parsed.errors.append(RowError(line, "meter_id", f"no premise has revenue meter {row.meter_id!r}"))
+    if unknown:
+        parsed.rows = [(line, row) for line, row in parsed.rows if row.meter_id in known]
+
+
+def import_ami_rows(parsed: ParsedFile, *, filename: str, now=None) -> AmiResult:
+    """Store the file's valid rows in one transaction; an identical file again changes nothing."""
+    now = now or timezone.now()
+    result = AmiResult(rejected=len({e.line for e in parsed.errors}), errors=[str(e) for e in parsed.errors])
+    rows = [row for _, row in parsed.rows]
+    if not rows:
+        return result
+    premises = _premises_by_meter({row.meter_id for row in rows})
+    meters = _meters_for({premise_id for premise_id, _ in premises.values()})
+    partitions.ensure_partitions(min(r.start for r in rows), max(r.start for r in rows))
+    with transaction.atomic():
+        run = _run_for(parsed, filename)
+        by_meter: dict[int, list[Incoming]] = {}
+        energies = []
+        for index, row in enumerate(rows):
+            premise_id, tariff_id = premises[row.meter_id]
+            meter_id = meters[premise_id]
+            by_meter.setdefault(meter_id, []).append(
+                Incoming(index, meter_id, row.start, row.seconds, row.wh, (row.flags, premise_id, run.pk))
+            )
+            energies.append(rollups.Energy(premise_id, "premise", "", None, tariff_id, row.start, row.wh))
+        accepted: set[int] = set()
+        meter_ids = sorted(by_meter)
+        for offset in range(0, len(meter_ids), METERS_PER_CHUNK):
+            chunk = [read for m in meter_ids[offset : offset + METERS_PER_CHUNK] for read in by_meter[m]]
+            stored = store(
+                PremiseRead, chunk, columns=PREMISE_COLUMNS, received_at=now, source={"import_run": run}
+            )
+            accepted.update(read.index for read in stored.accepted)
+            result.duplicates += stored.duplicates
+            result.conflicts += stored.conflicts
+        result.accepted = len(accepted)
+        rollups.add(energy for index, energy in enumerate(energies) if index in accepted)
+        if accepted:
+            span = _span(rows[i] for i in accepted)
+            correlation.queue_correlation(
+                correlation.bindings_overlapping({premises[rows[i].meter_id][0] for i in accepted}, *span)
+            )
+            correlation.enqueue_after_commit()
+        _finish_run(run, parsed, result)
+    return result
+
+
+def _premises_by_meter(meter_ids: set[str]) -> dict[str, tuple[int, int]]:
+    """{meter_id: (premise id, default tariff id)}."""
+    return {
+        meter_id: (pk, tariff_id)
+        for meter_id, pk, tariff_id in Premise.objects.filter(meter_id__in=meter_ids).values_list(
+            "meter_id", "pk", "default_tariff_id"
+        )
+    }
+
+
+def _meters_for(premise_ids: set[int]) -> dict[int, int]:
+    """{premise id: Meter id}, creating the revenue meters seen for the first time."""
+    Meter.objects.bulk_create(
+        [Meter(kind=MeterKind.PREMISE, premise_id=pk) for pk in premise_ids], ignore_conflicts=True
+    )
+    return dict(Meter.objects.filter(premise_id__in=premise_ids).values_list("premise_id", "pk"))
+
+
+def _run_for(parsed: ParsedFile, filename: str) -> ImportRun:
+    run = ImportRun.objects.filter(kind=IMPORT_KIND, sha256=parsed.sha256).first()
+    if run is not None:
+        return run
+    try:
+        with transaction.atomic():
+            return ImportRun.objects.create(kind=IMPORT_KIND, sha256=parsed.sha256, filename=filename)
+    except IntegrityError:
+        return ImportRun.objects.get(kind=IMPORT_KIND, sha256=parsed.sha256)
+
+
+def _finish_run(run: ImportRun, parsed: ParsedFile, result: AmiResult) -> None:
+    if run.finished_at is not None and not result.changed:
+        return  # an identical file again: the first run's counts stand
+    run.finished_at = timezone.now()
+    run.rows_total = parsed.rows_seen
+    run.rows_created = result.accepted
+    run.rows_unchanged = result.duplicates
+    run.rows_rejected = result.rejected
+    # Conflicts change no stored read (they wait as revisions), so they are not "updated" rows.
+    conflicts = [f"{result.conflicts} row(s) differ from stored reads: kept for CSR review"]
+    run.errors = (conflicts if result.conflicts else []) + result.errors[:100]
+    run.save()
+
+
+def _span(rows: Iterable[AmiRow]) -> tuple[dt.datetime, dt.datetime]:
+    rows = list(rows)
+    return (
+        min(r.start for r in rows),
+        max(r.start + dt.timedelta(seconds=r.seconds) for r in rows),
+    )
