@@ -59,10 +59,11 @@ def ensure_partitions(first: dt.datetime, last: dt.datetime) -> None:
         known = _known.get(table)
         if known is None:
             known = _known[table] = _existing(table)
-        missing = [day for day in days if day not in known]
-        for day in missing:
-            _create(table, day)
-            known.add(day)
+        for day in days:
+            if day not in known:
+                _create(table, day)
+                # Remembered once committed: a partition created in a transaction that rolls back is gone.
+                transaction.on_commit(lambda known=known, day=day: known.add(day))
 
 
 def create_ahead(today: dt.date | None = None) -> int:

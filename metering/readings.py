@@ -67,7 +67,7 @@ def receive(batch: Batch, *, now: dt.datetime) -> tuple[dict, bool]:
     if stored is not None:
         return stored, True
     parsed = _Parsed.of(batch, now=now)
-    if parsed.incoming:
+    if parsed.rows:
         # DDL outside the transaction: a partition created inside it would lock the parent table until commit.
         partitions.ensure_partitions(parsed.first, parsed.last)
     try:
@@ -126,7 +126,6 @@ class _Parsed:
         self.rows: list[tuple] = []  # (index, start, seconds, wh, flags, vin)
         self.rejected: list[dict] = []
         self.duplicates = 0
-        self.incoming: list[Incoming] = []
         self.first = self.last = None
 
     @classmethod
