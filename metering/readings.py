@@ -33,6 +33,7 @@ READ_FIELDS = frozenset({"pev_id", "interval_start", "interval_seconds", "wh", "
 WH_LIMIT = 2**31 - 1  # the column is a 32-bit integer
 # A device clock ahead of ours by up to this much may still report an interval that has just ended.
 FUTURE_SLACK = dt.timedelta(seconds=5)
+QUALITIES = frozenset(Quality.values)
 PEV_COLUMNS = ("flags", "vin", "premise_id", "binding_id", "enrollment_id", "batch_id")
 
 
@@ -186,7 +187,7 @@ class _Parsed:
                 reject(index, "wh must be an integer number of watt-hours")
                 continue
             quality = read.get("quality", Quality.ACTUAL)
-            if quality not in Quality.values:
+            if quality not in QUALITIES:
                 reject(index, f"quality must be one of {', '.join(Quality.values)}")
                 continue
             earlier = seen.get(start)
@@ -299,6 +300,7 @@ class _Sessions:
         self.bindings = list(bindings)
         self.starts = [b.plugged_in_at for b in self.bindings]
         self.premise_ids = {b.premise_id for b in self.bindings}
+        self.longest = max_duration()
 
     @classmethod
     def of(cls, eumd: Device, parsed: _Parsed) -> "_Sessions":
@@ -334,13 +336,12 @@ class _Sessions:
     def at(self, start: dt.datetime, end: dt.datetime):
         """The session overlapping [start, end): the latest plugged in before `end` that ends after
         `start` (a session that ended inside the interval still overlaps it)."""
-        longest = max_duration()
         position = bisect.bisect_left(self.starts, end) - 1
         while position >= 0:
             binding = self.bindings[position]
             if binding.session_end > start:
                 return binding
-            if binding.plugged_in_at + longest <= start:
+            if binding.plugged_in_at + self.longest <= start:
                 return None  # every earlier session ended sooner still
             position -= 1
         return None

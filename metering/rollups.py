@@ -208,10 +208,8 @@ def forget_cached_calendars() -> None:
     _Calendar.forget()
 
 
-_UPSERT = (
-    "INSERT INTO metering_usagerollup "
-    "(premise_id, day, source, vin, enrollment_id, tariff_id, period_index, period_label, wh, reads) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+_COLUMNS = "premise_id, day, source, vin, enrollment_id, tariff_id, period_index, period_label, wh, reads"
+_CONFLICT = (
     "ON CONFLICT (premise_id, day, source, vin, (COALESCE(enrollment_id, 0)), tariff_id, period_index) "
     "DO UPDATE SET wh = metering_usagerollup.wh + excluded.wh, "
     "reads = metering_usagerollup.reads + excluded.reads"
@@ -223,8 +221,16 @@ def _upsert(groups: dict[tuple, list]) -> None:
         return
     # In key order: two transactions adding to the same rows lock them in the same order (no deadlock).
     rows = [(*key, label, wh, reads) for key, (wh, reads, label) in sorted(groups.items(), key=_sort_key)]
+    # Many rows per statement; SQLite binds at most 999 parameters on older builds.
+    per_statement = 2000 if connection.vendor == "postgresql" else 90
     with connection.cursor() as cursor:
-        cursor.executemany(_UPSERT, rows)
+        for offset in range(0, len(rows), per_statement):
+            chunk = rows[offset : offset + per_statement]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO metering_usagerollup ({_COLUMNS}) VALUES {values} {_CONFLICT}",  # noqa: S608
+                [value for row in chunk for value in row],
+            )
 
 
 def _sort_key(item) -> tuple:

@@ -78,8 +78,10 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
+        if any(adapt is not _identity for adapt in adapters):
+            rows = ([adapt(value) for adapt, value in zip(adapters, row, strict=True)] for row in rows)
         for row in rows:
-            copy.write_row([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
+            copy.write_row(row)
 
 
 def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -125,4 +127,8 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> tuple[str, lis
 def _adapter(field: models.Field) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         return lambda value: None if value is None else json.dumps(value, cls=field.encoder)
-    return lambda value: value
+    return _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
