@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed-requirements
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import bench-binding
+.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import bench-binding bench-ingest
 
 install: $(INSTALLED)
 
@@ -43,13 +43,16 @@ format: install
 
 ## make simulate: with `make run` serving, the demo premise's ESCI and EUMD plug in Alice's demo PEV over signed
 ## HTTP (the first run commissions it, later runs re-bind). SCENARIO=conformance runs the whole kit.
+## SIMULATE_ARGS adds options, e.g. "--reads --hold 960 --ami-file var/demo-ami.csv --meter-id M5000001": the
+## EUMD then sends the session's reads and the premise meter's file is written for import_ami.
 SCENARIO ?= session
+SIMULATE_ARGS ?=
 DEMO_DEVICES := var/demo-devices/P1000001
 simulate: install
 	$(PY) manage.py simulate_devices --base-url http://$(HOST):$(PORT) --premise P1000001 \
 		--vin 1N4AZ1CP5KC301234 --state-dir var/demo-devices/pev --scenario $(SCENARIO) \
 		--esci-key $(DEMO_DEVICES)/esci/key.pem --esci-cert $(DEMO_DEVICES)/esci/cert.pem \
-		--eumd-key $(DEMO_DEVICES)/eumd/key.pem --eumd-cert $(DEMO_DEVICES)/eumd/cert.pem
+		--eumd-key $(DEMO_DEVICES)/eumd/key.pem --eumd-cert $(DEMO_DEVICES)/eumd/cert.pem $(SIMULATE_ARGS)
 
 clean:
 	rm -rf var
@@ -67,3 +70,9 @@ bench-enrollment-import: install
 ## BENCH_WORKERS, BENCH_THREADS; e.g. BENCH_ESCIS=2000 for a quick run.
 bench-binding: install
 	$(PY) -m bench.binding
+
+## EUMD reads over signed HTTP against COPY + INSERT … ON CONFLICT of the same rows (issue 5): BENCH_EUMDS (200),
+## BENCH_ROUNDS (3), BENCH_BATCH_READS (10000), BENCH_CONCURRENCY (4), BENCH_SERVER, BENCH_WORKERS,
+## BENCH_THREADS; e.g. BENCH_EUMDS=50 BENCH_ROUNDS=1 for a quick run.
+bench-ingest: install
+	$(PY) -m bench.ingest

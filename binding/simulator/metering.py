@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,11 +20,16 @@ from binding.simulator.contract import expect_equal, expect_fields, expect_json
 from binding.simulator.server import BindingResult, Site
 
 CHARGING_POWER_W = 7200  # a common Level 2 charger: 1800 Wh in a full 15-minute interval
-TAPER_SECONDS = 1800  # the battery's constant-voltage phase: the power falls over the last half hour
-TAPERED_TO = 0.2
+TAPER_SECONDS = 1800  # the battery's constant-voltage phase: the power falls over the last half hour …
+TAPERED_TO = 0.4  # … to 40 % at the unplug, so the premise load still steps down visibly then
 PROFILE_STEP_SECONDS = 60
-BASE_LOAD_WH_PER_15_MINUTES = (200, 600)  # the rest of the house: fridge, lights, an air conditioner
-BATCH_READS = 500  # about 50 KB of JSON: under the device API's default body limit of 64 KiB
+# The rest of the house — fridge, lights, an air conditioner — per 15 minutes: 400 Wh ± 150 over the day,
+# ± 50 of noise, so 200 to 600 Wh.
+BASE_LOAD_WH_PER_15_MINUTES = 400
+BASE_LOAD_SWING = 150
+BASE_LOAD_NOISE = 50
+BASE_LOAD_PEAK_SECONDS = 2 * 3600
+BATCH_READS = 500  # about 50 KB of JSON: far below the endpoint's limits (10,000 reads, 4 MiB) or a proxy's
 AMI_HEADER = ["meter_id", "interval_start", "interval_seconds", "wh"]
 
 
@@ -205,11 +211,16 @@ def premise_reads(
 
 
 def _base_load(meter_id: str, interval_start: dt.datetime, interval_seconds: int) -> int:
-    """The house without the PEV: the same pseudo-random value for a meter and interval on every run."""
-    low, high = BASE_LOAD_WH_PER_15_MINUTES
+    """The house without the PEV: a daily curve (highest in the early evening in California, 02:00 UTC) and
+    a little noise, the same for a meter and interval on every run. It moves slowly from one interval to
+    the next, as a house does, so the PEV's arrival and departure stand out."""
+    seconds_of_day = (interval_start - interval_start.replace(hour=0, minute=0, second=0)).total_seconds()
+    curve = BASE_LOAD_WH_PER_15_MINUTES + BASE_LOAD_SWING * math.cos(
+        2 * math.pi * (seconds_of_day - BASE_LOAD_PEAK_SECONDS) / 86_400
+    )
     seed = hashlib.sha256(f"{meter_id}|{timestamp(interval_start)}".encode()).digest()
-    per_15_minutes = low + int.from_bytes(seed[:4], "big") % (high - low + 1)
-    return round(per_15_minutes * interval_seconds / 900)
+    noise = int.from_bytes(seed[:2], "big") % (2 * BASE_LOAD_NOISE + 1) - BASE_LOAD_NOISE
+    return round((curve + noise) * interval_seconds / 900)
 
 
 def write_premise_file(path: Path | str, meter_id: str, reads: list[IntervalRead]) -> Path:

@@ -220,3 +220,25 @@ def test_a_declined_plug_in_leaves_the_energy_with_the_premise(client, home):
     home.post(client, home.reads(start, 4))
 
     assert set(PevRead.objects.values_list("binding_id", "enrollment_id")) == {(None, None)}
+
+
+def test_a_batch_signed_by_a_drifting_clock_flags_its_reads(home):
+    from metering import readings
+
+    now = timezone.now()
+    reads = home.reads(day_start(2), 2)
+    for signed_at, expected in ((now - dt.timedelta(seconds=30), Flag.CLOCK_DRIFT), (now, 0)):
+        batch = readings.Batch(
+            eumd=home.eumd, batch_id=f"drift-{expected}", reads=reads, request_sha256="x", signed_at=signed_at
+        )
+        readings.receive(batch, now=now)
+        assert list(PevRead.objects.values_list("flags", flat=True)) == [expected, expected]
+        PevRead.objects.all().delete()
+
+
+def test_the_readings_endpoint_is_in_the_openapi_schema(client, db):
+    schema = client.get("/api/schema/", headers={"accept": "application/json"}).json()
+
+    operation = schema["paths"]["/device/v1/readings"]["post"]
+    assert operation["operationId"] == "readings_create"
+    assert {"200", "400", "401", "403", "409", "413", "429"} <= set(operation["responses"])

@@ -196,6 +196,8 @@ class Command(BaseCommand):
         if (options["meter_id"] or options["ami_without_pev"]) and not options["ami_file"]:
             raise CommandError("--meter-id and --ami-without-pev go with --ami-file", returncode=USAGE_ERROR)
         ago, minutes = options["plugged_in_minutes_ago"], options["session_minutes"]
+        if ago is not None and ago < 0:
+            raise CommandError("--plugged-in-minutes-ago cannot be negative", returncode=USAGE_ERROR)
         if minutes is not None and (ago is None or not 0 <= minutes <= ago):
             raise CommandError(
                 "--session-minutes needs --plugged-in-minutes-ago at least as long: the unplug must be past",
