@@ -36,6 +36,7 @@ from binding.simulator.common import (
 from binding.simulator.conformance import Check, ConformanceRun, run_conformance
 from binding.simulator.contract import expect_error, expect_unauthorized
 from binding.simulator.devices import SimulatedDevice, SimulatedPev
+from binding.simulator.metering import BatchResult, IntervalRead, MeteredSession
 from binding.simulator.scenarios import (
     ack_message,
     binding_request,
@@ -44,6 +45,7 @@ from binding.simulator.scenarios import (
     eumd_ack,
     fetch_messages,
     guest_visit,
+    metered_session,
     plug_in,
     rebind,
     relay_pev_ack,
@@ -71,12 +73,15 @@ __all__ = [
     "TIMEOUT_SECONDS",
     "TIMESTAMP",
     "TIMESTAMP_FORMAT",
+    "BatchResult",
     "BindingResult",
     "Check",
     "ConformanceError",
     "ConformanceRun",
     "Exchange",
+    "IntervalRead",
     "Message",
+    "MeteredSession",
     "ReplayResult",
     "Server",
     "SignedRequest",
@@ -97,6 +102,7 @@ __all__ = [
     "fetch_messages",
     "guest_visit",
     "independently_signed",
+    "metered_session",
     "parse_timestamp",
     "plug_in",
     "rebind",

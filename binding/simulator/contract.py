@@ -77,8 +77,9 @@ def expect_outcome(body: dict, response: requests.Response, step: str, state: st
         if body.get("state") == "unbound":
             hint = (
                 " — the utility declined the plug-in: check the VIN is enrolled at this premise (with its"
-                " commissioning window open, or commissioned with the key in --state-dir), and that the ESCI"
-                " and EUMD are registered to the premise"
+                " commissioning window open, or commissioned with the key in --state-dir), that the ESCI"
+                " and EUMD are registered to the premise, and that a late plug-in is reported within the"
+                " plan's binding timeout"
             )
         raise ConformanceError(step, f"state is {body.get('state')!r}, expected {state!r}{hint}", response)
 
