@@ -10,13 +10,13 @@ import bisect
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
 from billing.models import Tariff
-from billing.schedule import PriceSegment, price_segments
+from billing.schedule import ScheduleError, price_segments
 from metering.models import PevRead, PremiseRead, UsageRollup, UsageSource
 
 UTC = dt.UTC
@@ -151,44 +151,52 @@ def plan_tariffs(binding_ids: Iterable) -> dict:
     )
 
 
+# Energy at an instant no tariff version prices (reads older than the tariff) is still rolled up, here.
+UNPRICED_PERIOD = 32767
+UNPRICED_LABEL = "no tariff version in force"
+
+
 class _Calendar:
-    """Local day and TOU period of instants under one tariff, by bisection over precomputed cuts."""
+    """Local day and TOU period of instants under one tariff, by bisection over precomputed cuts: the
+    instants where the period or the local day changes. Built per UTC month and cached for a minute."""
 
-    _cache: dict[tuple, tuple[float, "_Calendar"]] = {}
+    _months: dict[tuple, tuple[float, tuple[list, list]]] = {}
 
-    def __init__(self, tariff: Tariff, start: dt.datetime, end: dt.datetime):
-        zone = tariff.zone
-        segments: Sequence[PriceSegment] = price_segments(tariff, start, end)
-        first_day = start.astimezone(zone).date()
-        last_day = end.astimezone(zone).date()
-        midnights = [
-            dt.datetime.combine(first_day + dt.timedelta(days=n), dt.time(), zone).astimezone(UTC)
-            for n in range((last_day - first_day).days + 2)
-        ]
-        cuts = sorted({*(s.start for s in segments), *(m for m in midnights if start < m < end), start})
-        segment_starts = [s.start for s in segments]
-        self.starts = cuts
-        self.values = []
-        for cut in cuts:
-            segment = segments[bisect.bisect_right(segment_starts, cut) - 1]
-            self.values.append((cut.astimezone(zone).date(), segment.period_index, segment.period_label))
+    def __init__(self, starts: list[dt.datetime], values: list[tuple]):
+        self.starts = starts
+        self.values = values
 
     def at(self, instant: dt.datetime) -> tuple[dt.date, int, str]:
         return self.values[bisect.bisect_right(self.starts, instant) - 1]
 
     @classmethod
     def covering(cls, tariff_id: int, first: dt.datetime, last: dt.datetime) -> "_Calendar":
-        """A calendar covering [first, last] — whole UTC months around them, cached for a minute."""
-        start = _month_start(first)
-        end = _month_start(_month_start(last) + dt.timedelta(days=32))
-        key = (tariff_id, start, end)
-        cached = cls._cache.get(key)
+        """A calendar covering [first, last]: the whole UTC months around them."""
+        starts, values = [], []
+        month = _month_start(first)
+        while month <= last:
+            following = _month_start(month + dt.timedelta(days=32))
+            month_starts, month_values = cls._month(tariff_id, month, following)
+            starts.extend(month_starts)
+            values.extend(month_values)
+            month = following
+        return cls(starts, values)
+
+    @classmethod
+    def _month(cls, tariff_id: int, start: dt.datetime, end: dt.datetime) -> tuple[list, list]:
+        key = (tariff_id, start)
+        cached = cls._months.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < SEGMENT_CACHE_SECONDS:
             return cached[1]
-        calendar = cls(Tariff.objects.get(pk=tariff_id), start, end)
-        cls._cache[key] = (now, calendar)
-        return calendar
+        tariff = Tariff.objects.get(pk=tariff_id)
+        try:
+            runs = [(s.start, s.period_index, s.period_label) for s in price_segments(tariff, start, end)]
+        except ScheduleError:
+            runs = _runs_by_day(tariff, start, end)
+        built = _cuts(tariff.zone, runs, start, end)
+        cls._months[key] = (now, built)
+        return built
 
     @classmethod
     def local_day(cls, tariff_id: int, instant: dt.datetime) -> dt.date:
@@ -196,7 +204,42 @@ class _Calendar:
 
     @classmethod
     def forget(cls) -> None:
-        cls._cache.clear()
+        cls._months.clear()
+
+
+def _runs_by_day(tariff: Tariff, start: dt.datetime, end: dt.datetime) -> list[tuple]:
+    """Price runs of a month the tariff prices only in part (its first or last version), day by day."""
+    zone = tariff.zone
+    runs = []
+    day = start.astimezone(zone).date()
+    while True:
+        day_start = max(dt.datetime.combine(day, dt.time(), zone).astimezone(UTC), start)
+        day_end = min(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(UTC), end)
+        if day_start >= end:
+            return runs
+        try:
+            runs.extend(
+                (s.start, s.period_index, s.period_label) for s in price_segments(tariff, day_start, day_end)
+            )
+        except ScheduleError:
+            runs.append((day_start, UNPRICED_PERIOD, UNPRICED_LABEL))
+        day += dt.timedelta(days=1)
+
+
+def _cuts(zone, runs: list[tuple], start: dt.datetime, end: dt.datetime) -> tuple[list, list]:
+    first_day = start.astimezone(zone).date()
+    last_day = end.astimezone(zone).date()
+    midnights = [
+        dt.datetime.combine(first_day + dt.timedelta(days=n), dt.time(), zone).astimezone(UTC)
+        for n in range((last_day - first_day).days + 2)
+    ]
+    starts = sorted({*(run[0] for run in runs), *(m for m in midnights if start < m < end), start})
+    run_starts = [run[0] for run in runs]
+    values = []
+    for cut in starts:
+        _, period_index, label = runs[bisect.bisect_right(run_starts, cut) - 1]
+        values.append((cut.astimezone(zone).date(), period_index, label))
+    return starts, values
 
 
 def _month_start(instant: dt.datetime) -> dt.datetime:

@@ -100,3 +100,20 @@ def test_rebuild_recomputes_what_arrival_added(client, home):
     after = rollup_rows()
     assert after == before
     assert any(row[3] for row in after)
+
+
+def test_reads_before_the_tariffs_first_version_are_stored_and_rolled_up_unpriced(home):
+    from metering import readings
+    from metering.models import PevRead
+
+    start = dt.datetime(2026, 1, 1, 6, tzinfo=dt.UTC)  # 22:00 on 31 December in Los Angeles
+    batch = readings.Batch(
+        eumd=home.eumd, batch_id="new-year", reads=home.reads(start, 16), request_sha256="x"
+    )
+    result, _ = readings.receive(batch, now=dt.datetime(2026, 1, 2, tzinfo=dt.UTC))
+
+    assert result["accepted"] == 16
+    assert PevRead.objects.count() == 16
+    unpriced = UsageRollup.objects.get(period_index=rollups.UNPRICED_PERIOD)
+    assert (unpriced.day, unpriced.reads) == (dt.date(2025, 12, 31), 8)
+    assert sum(r.reads for r in UsageRollup.objects.filter(day=dt.date(2026, 1, 1))) == 8
