@@ -9,25 +9,25 @@ are queued for load correlation in the same transaction.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from binding.clock import parse_utc_second
 from enrollment.models import Premise
 from metering import correlation, partitions, rollups
-from metering.models import Flag, Meter, MeterKind, PremiseRead, Quality
-from metering.storing import Incoming, store
+from metering.models import Flag, Meter, MeterKind, PremiseRead, Quality, UsageSource
+from metering.storing import Reads, store
 from pevportal.csvimport import ParsedFile, RowError, RowInvalid, parse_csv
 from pevportal.models import ImportRun
 
 REQUIRED_COLUMNS = ["meter_id", "interval_start", "interval_seconds", "wh"]
 OPTIONAL_COLUMNS = ["quality"]
 IMPORT_KIND = "ami"
-PREMISE_COLUMNS = ("flags", "premise_id", "import_run_id")
 # Meters per store() call: each call reads what is stored for its meters over the file's span.
 METERS_PER_CHUNK = 2000
 WH_LIMIT = 2**31 - 1
@@ -141,38 +141,61 @@ def import_ami_rows(parsed: ParsedFile, *, filename: str, now=None) -> AmiResult
         return result
     premises = _premises_by_meter({row.meter_id for row in rows})
     meters = _meters_for({premise_id for premise_id, _ in premises.values()})
+    # DDL outside the transaction: a partition created inside it would lock the parent table until commit.
     partitions.ensure_partitions(min(r.start for r in rows), max(r.start for r in rows))
     with transaction.atomic():
         run = _run_for(parsed, filename)
-        by_meter: dict[int, list[Incoming]] = {}
-        energies = []
-        for index, row in enumerate(rows):
-            premise_id, tariff_id = premises[row.meter_id]
-            meter_id = meters[premise_id]
-            by_meter.setdefault(meter_id, []).append(
-                Incoming(index, meter_id, row.start, row.seconds, row.wh, (row.flags, premise_id, run.pk))
-            )
-            energies.append(rollups.Energy(premise_id, "premise", "", None, tariff_id, row.start, row.wh))
-        accepted: set[int] = set()
-        meter_ids = sorted(by_meter)
-        for offset in range(0, len(meter_ids), METERS_PER_CHUNK):
-            chunk = [read for m in meter_ids[offset : offset + METERS_PER_CHUNK] for read in by_meter[m]]
-            stored = store(
-                PremiseRead, chunk, columns=PREMISE_COLUMNS, received_at=now, source={"import_run": run}
-            )
-            accepted.update(read.index for read in stored.accepted)
+        reads = _reads(rows, premises, meters, run)
+        accepted = []
+        # A few thousand meters per store(): each call reads what is stored for its meters over the span.
+        order = np.argsort(reads.meter, kind="stable")
+        meter_of = reads.meter[order]
+        bounds = np.flatnonzero(np.diff(meter_of)) + 1
+        chunks = np.split(order, bounds[METERS_PER_CHUNK - 1 :: METERS_PER_CHUNK]) if len(bounds) else [order]
+        for positions in chunks:
+            stored = store(PremiseRead, reads.take(positions), received_at=now, source={"import_run": run})
+            accepted.append(positions[stored.accepted])
             result.duplicates += stored.duplicates
             result.conflicts += stored.conflicts
-        result.accepted = len(accepted)
-        rollups.add(energy for index, energy in enumerate(energies) if index in accepted)
-        if accepted:
-            span = _span(rows[i] for i in accepted)
-            correlation.queue_correlation(
-                correlation.bindings_overlapping({premises[rows[i].meter_id][0] for i in accepted}, *span)
-            )
+        new = np.concatenate(accepted) if accepted else np.zeros(0, dtype=np.int64)
+        result.accepted = len(new)
+        if len(new):
+            rollups.add(_rollup_groups(reads, new, premises))
+            first = dt.datetime.fromtimestamp(int(reads.epoch[new].min()), dt.UTC)
+            last = dt.datetime.fromtimestamp(int((reads.epoch[new] + reads.seconds[new]).max()), dt.UTC)
+            premise_ids = set(np.array(reads.values["premise_id"])[new].tolist())
+            correlation.queue_correlation(correlation.bindings_overlapping(premise_ids, first, last))
             correlation.enqueue_after_commit()
         _finish_run(run, parsed, result)
     return result
+
+
+def _reads(rows: list[AmiRow], premises: dict, meters: dict, run: ImportRun) -> Reads:
+    premise_ids = [premises[row.meter_id][0] for row in rows]
+    return Reads(
+        index=np.arange(len(rows)),
+        meter=np.array([meters[p] for p in premise_ids], dtype=np.int64),
+        epoch=np.array([int(row.start.timestamp()) for row in rows], dtype=np.int64),
+        seconds=np.array([row.seconds for row in rows], dtype=np.int64),
+        wh=np.array([row.wh for row in rows], dtype=np.int64),
+        starts=[row.start for row in rows],
+        values={
+            "flags": np.array([row.flags for row in rows], dtype=np.int64),
+            "premise_id": premise_ids,
+            "import_run_id": np.full(len(rows), run.pk, dtype=np.int64),
+        },
+    )
+
+
+def _rollup_groups(reads: Reads, positions: np.ndarray, premises: dict) -> list:
+    tariffs = dict(premises.values())  # {premise id: default tariff id}
+    premise_of = np.array(reads.values["premise_id"], dtype=np.int64)[positions]
+    epoch, wh = reads.epoch[positions], reads.wh[positions]
+    return [
+        (rollups.Owner(premise_id, UsageSource.PREMISE, tariffs[premise_id]), epoch[mine], wh[mine])
+        for premise_id in np.unique(premise_of).tolist()
+        for mine in [premise_of == premise_id]
+    ]
 
 
 def _premises_by_meter(meter_ids: set[str]) -> dict[str, tuple[int, int]]:
@@ -216,11 +239,3 @@ def _finish_run(run: ImportRun, parsed: ParsedFile, result: AmiResult) -> None:
     conflicts = [f"{result.conflicts} row(s) differ from stored reads: kept for CSR review"]
     run.errors = (conflicts if result.conflicts else []) + result.errors[:100]
     run.save()
-
-
-def _span(rows: Iterable[AmiRow]) -> tuple[dt.datetime, dt.datetime]:
-    rows = list(rows)
-    return (
-        min(r.start for r in rows),
-        max(r.start + dt.timedelta(seconds=r.seconds) for r in rows),
-    )

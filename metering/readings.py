@@ -10,31 +10,21 @@ reached `bound`, for the same PEV, belongs to that binding and its billed enroll
 no proration. Every other read is premise energy at the default rate (BR.4, BR.6).
 """
 
-import bisect
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from binding.clock import parse_utc_second
 from binding.models import Binding, Device, max_duration
 from enrollment.models import Enrollment, Premise
-from enrollment.vin import validate_vin
 from metering import correlation, partitions, rollups
-from metering.models import Flag, Meter, MeterKind, PevRead, Quality, ReadingBatch
-from metering.storing import Incoming, store
+from metering.models import Flag, Meter, MeterKind, PevRead, ReadingBatch, UsageSource
+from metering.storing import Reads, store
+from metering.validation import Checked, check_reads
 
-UTC = dt.UTC
 BATCH_ID_MAX_LENGTH = 64
-READ_FIELDS = frozenset({"pev_id", "interval_start", "interval_seconds", "wh", "quality"})
-WH_LIMIT = 2**31 - 1  # the column is a 32-bit integer
-# A device clock ahead of ours by up to this much may still report an interval that has just ended.
-FUTURE_SLACK = dt.timedelta(seconds=5)
-QUALITIES = frozenset(Quality.values)
-PEV_COLUMNS = ("flags", "vin", "premise_id", "binding_id", "enrollment_id", "batch_id")
 
 
 class InvalidBatch(Exception):
@@ -67,17 +57,20 @@ def receive(batch: Batch, *, now: dt.datetime) -> tuple[dict, bool]:
     stored = _stored_result(meter, batch)
     if stored is not None:
         return stored, True
-    parsed = _Parsed.of(batch, now=now)
-    if parsed.rows:
+    checked = check_reads(batch.reads, eumd=batch.eumd, signed_at=batch.signed_at, now=now)
+    if len(checked.index):
         # DDL outside the transaction: a partition created inside it would lock the parent table until commit.
-        partitions.ensure_partitions(parsed.first, parsed.last)
+        partitions.ensure_partitions(
+            dt.datetime.fromtimestamp(int(checked.epoch.min()), dt.UTC),
+            dt.datetime.fromtimestamp(int(checked.epoch.max()), dt.UTC),
+        )
     try:
         with transaction.atomic():
             Meter.objects.select_for_update().filter(pk=meter.pk).first()
             stored = _stored_result(meter, batch)
             if stored is not None:
                 return stored, True
-            return _store(meter, batch, parsed, now=now), False
+            return _store(meter, batch, checked, now=now), False
     except IntegrityError:
         # The same batch raced in twice (one EUMD, two relays): the first committed it; answer as it did.
         stored = _stored_result(meter, batch)
@@ -120,117 +113,7 @@ def _stored_result(meter: Meter, batch: Batch) -> dict | None:
     return found.result
 
 
-class _Parsed:
-    """The batch's reads, checked one by one: the good ones as rows to store, the rest with reasons."""
-
-    def __init__(self):
-        self.rows: list[tuple] = []  # (index, start, seconds, wh, flags, vin)
-        self.rejected: list[dict] = []
-        self.duplicates = 0
-        self.first = self.last = None
-
-    @classmethod
-    def of(cls, batch: Batch, *, now: dt.datetime) -> "_Parsed":
-        parsed = cls()
-        eumd = batch.eumd
-        # Req 25: from the acknowledged switch on, only the new length is accepted.
-        switch_at = eumd.interval_since if eumd.interval_seconds else None
-        max_wh_per_second = eumd.max_power_w / 3600
-        drift = (
-            batch.signed_at is not None
-            and abs((batch.signed_at - now).total_seconds()) > settings.METERING_CLOCK_DRIFT_SECONDS
-        )
-        base_flags = Flag.CLOCK_DRIFT if drift else 0
-        latest_end = now + FUTURE_SLACK
-        vins: dict[str, str | None] = {}
-        seen: dict[dt.datetime, tuple] = {}
-        reject = parsed._reject
-        for index, read in enumerate(batch.reads):
-            if type(read) is not dict:
-                reject(index, "a read must be an object")
-                continue
-            if not READ_FIELDS.issuperset(read):
-                reject(index, f"unknown field(s): {', '.join(sorted(set(read) - READ_FIELDS))}")
-                continue
-            vin = read.get("pev_id")
-            problem = vins.get(vin) if isinstance(vin, str) else "pev_id must be a VIN string"
-            if vin not in vins and isinstance(vin, str):
-                problem = vins[vin] = _vin_problem(vin)
-            if problem:
-                reject(index, problem)
-                continue
-            start = _utc_second(read.get("interval_start"))
-            if start is None:
-                reject(index, "interval_start must be UTC to the second: YYYY-MM-DDTHH:MM:SSZ")
-                continue
-            seconds = read.get("interval_seconds")
-            if type(seconds) is not int or not 60 <= seconds <= 3600 or 3600 % seconds:
-                reject(index, "interval_seconds must divide an hour (60 to 3600)")
-                continue
-            epoch = int(start.timestamp())
-            if epoch % seconds:
-                reject(index, f"interval_start is not aligned to {seconds} s intervals")
-                continue
-            end = start + dt.timedelta(seconds=seconds)
-            if end > latest_end:
-                reject(index, "the interval has not ended yet (future timestamp)")
-                continue
-            if switch_at is not None and end > switch_at and seconds != eumd.interval_seconds:
-                reject(
-                    index,
-                    f"interval_seconds {seconds} is not the {eumd.interval_seconds} s in force since "
-                    f"{switch_at:%Y-%m-%dT%H:%M:%SZ} (Req 25)",
-                )
-                continue
-            wh = read.get("wh")
-            if type(wh) is not int or not -WH_LIMIT <= wh <= WH_LIMIT:
-                reject(index, "wh must be an integer number of watt-hours")
-                continue
-            quality = read.get("quality", Quality.ACTUAL)
-            if quality not in QUALITIES:
-                reject(index, f"quality must be one of {', '.join(Quality.values)}")
-                continue
-            earlier = seen.get(start)
-            if earlier is not None:
-                if earlier[1:] == (seconds, wh, vin):
-                    parsed.duplicates += 1
-                else:
-                    reject(index, f"conflicts with read {earlier[0]} of this batch (same interval)")
-                continue
-            seen[start] = (index, seconds, wh, vin)
-            flags = base_flags
-            if wh < 0:
-                flags |= Flag.NEGATIVE
-            elif wh > max_wh_per_second * seconds:
-                flags |= Flag.ABOVE_MAXIMUM
-            if quality == Quality.ESTIMATED:
-                flags |= Flag.ESTIMATED
-            parsed.rows.append((index, start, seconds, wh, flags, vin))
-        if parsed.rows:
-            parsed.first = min(row[1] for row in parsed.rows)
-            parsed.last = max(row[1] for row in parsed.rows)
-        return parsed
-
-    def _reject(self, index: int, reason: str) -> None:
-        self.rejected.append({"index": index, "reason": reason})
-
-
-def _vin_problem(vin: str) -> str | None:
-    try:
-        validate_vin(vin)
-    except ValidationError as error:
-        return f"pev_id: {error.messages[0]}"
-    return None
-
-
-def _utc_second(text) -> dt.datetime | None:
-    try:
-        return parse_utc_second(text)
-    except ValueError:
-        return None
-
-
-def _store(meter: Meter, batch: Batch, parsed: _Parsed, *, now: dt.datetime) -> dict:
+def _store(meter: Meter, batch: Batch, checked: Checked, *, now: dt.datetime) -> dict:
     record = ReadingBatch.objects.create(
         meter=meter,
         batch_id=batch.batch_id,
@@ -239,91 +122,141 @@ def _store(meter: Meter, batch: Batch, parsed: _Parsed, *, now: dt.datetime) -> 
         relay=batch.relay,
         received_at=now,
     )
-    sessions = _Sessions.of(batch.eumd, parsed)
-    home = _home_premise(batch) if parsed.rows else None
-    incoming = []
-    energies = []
-    default_tariffs = _default_tariffs({home, *sessions.premise_ids} - {None})
-    for index, start, seconds, wh, flags, vin in parsed.rows:
-        binding = sessions.at(start, start + dt.timedelta(seconds=seconds))
-        if binding is not None and binding.vin != vin:
-            flags |= Flag.OTHER_PEV
-            binding = None
-        if binding is not None:
-            premise_id, binding_id, enrollment_id = (
-                binding.premise_id,
-                binding.pk,
-                binding.billed_enrollment_id,
-            )
-            tariff_id = binding.tariff_id
-        elif home is None:
-            parsed.rejected.append({"index": index, "reason": "the EUMD is at no premise and no session"})
-            continue
-        else:
-            premise_id, binding_id, enrollment_id, tariff_id = home, None, None, default_tariffs[home]
-        incoming.append(
-            Incoming(
-                index,
-                meter.pk,
-                start,
-                seconds,
-                wh,
-                (flags, vin, premise_id, binding_id, enrollment_id, record.pk),
-                vin,
-            )
-        )
-        energies.append(rollups.Energy(premise_id, "pev", vin, enrollment_id, tariff_id, start, wh))
-    stored = store(PevRead, incoming, columns=PEV_COLUMNS, received_at=now, source={"batch": record})
-    accepted = {read.index for read in stored.accepted}
-    if len(accepted) != len(energies):
-        energies = [energy for read, energy in zip(incoming, energies, strict=True) if read.index in accepted]
-    rollups.add(energies)
-    sessions_read = {read.values[3] for read in stored.accepted if read.values[3]}
-    if sessions_read:
-        correlation.queue_correlation(sessions_read)
-        correlation.enqueue_after_commit()
+    rejected = list(checked.rejected)
+    accepted = duplicates = conflicts = 0
+    if len(checked.index):
+        attributed = _attributed(meter, batch, checked, record)
+        rejected.extend(attributed.rejected)
+        stored = store(PevRead, attributed.reads, received_at=now, source={"batch": record})
+        accepted, duplicates, conflicts = len(stored.accepted), stored.duplicates, stored.conflicts
+        rollups.add(attributed.rollup_groups(stored.accepted))
+        sessions = attributed.sessions_of(stored.accepted)
+        if sessions:
+            correlation.queue_correlation(sessions)
+            correlation.enqueue_after_commit()
     record.result = {
         "batch_id": batch.batch_id,
-        "accepted": len(stored.accepted),
-        "duplicates": parsed.duplicates + stored.duplicates,
-        "conflicts": stored.conflicts,
-        "rejected": sorted(parsed.rejected, key=lambda r: r["index"]),
+        "accepted": accepted,
+        "duplicates": checked.duplicates + duplicates,
+        "conflicts": conflicts,
+        "rejected": sorted(rejected, key=lambda r: r["index"]),
     }
     record.save(update_fields=["result"])
     return record.result
 
 
-class _Sessions:
-    """The bound sessions of one EUMD over a batch's span, found by bisection on plug-in time."""
+@dataclass
+class _Attributed:
+    """The checked reads as PevRead rows, each with its owner: (premise, VIN, enrollment, tariff)."""
 
-    def __init__(self, bindings: Sequence):
-        self.bindings = list(bindings)
-        self.starts = [b.plugged_in_at for b in self.bindings]
-        self.premise_ids = {b.premise_id for b in self.bindings}
-        self.longest = max_duration()
+    reads: Reads
+    owner: np.ndarray  # per read, an index into `owners`
+    owners: list[tuple]
+    rejected: list[dict]
+
+    def rollup_groups(self, positions: np.ndarray) -> list:
+        """The reads at `positions` grouped by owner, for rollups.add."""
+        owner = self.owner[positions]
+        epoch, wh = self.reads.epoch[positions], self.reads.wh[positions]
+        groups = []
+        for code in np.unique(owner).tolist():
+            premise_id, vin, enrollment_id, tariff_id = self.owners[code]
+            mine = owner == code
+            groups.append(
+                (
+                    rollups.Owner(premise_id, UsageSource.PEV, tariff_id, vin, enrollment_id),
+                    epoch[mine],
+                    wh[mine],
+                )
+            )
+        return groups
+
+    def sessions_of(self, positions: np.ndarray) -> set:
+        bindings = self.reads.values["binding_id"]
+        return {bindings[i] for i in positions.tolist()} - {None}
+
+
+def _attributed(meter: Meter, batch: Batch, checked: Checked, record: ReadingBatch) -> _Attributed:
+    sessions = _Sessions.of(batch.eumd, checked)
+    session = sessions.match(checked)
+    other_pev = np.zeros(len(session), dtype=bool)
+    for position in np.flatnonzero(session >= 0).tolist():
+        other_pev[position] = checked.vins[position] != sessions.vins[session[position]]
+    session[other_pev] = -1
+    flags = checked.flags | np.where(other_pev, Flag.OTHER_PEV, 0)
+    home = _home_premise(batch)
+    rejected = []
+    keep = np.arange(len(session))
+    if home is None and (session < 0).any():
+        # Premise energy with no premise to count it at: an EUMD in a PEV relayed by no known ESCI.
+        rejected = [
+            {"index": index, "reason": "the EUMD is at no premise and in no bound session"}
+            for index in checked.index[session < 0].tolist()
+        ]
+        keep = np.flatnonzero(session >= 0)
+    # Session numbers index these columns; -1 (no session) picks their last entry: the premise's own.
+    premise = [*sessions.premise_ids, home]
+    binding = [*sessions.binding_ids, None]
+    enrollment = [*sessions.enrollment_ids, None]
+    tariff = [*sessions.tariff_ids, _default_tariff(home)]
+    numbers = session[keep].tolist()
+    listed = keep.tolist()
+    vins = [checked.vins[i] for i in listed]
+    owners: dict[tuple, int] = {}
+    owner = np.array(
+        [
+            owners.setdefault((premise[n], vin, enrollment[n], tariff[n]), len(owners))
+            for n, vin in zip(numbers, vins, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    reads = Reads(
+        index=checked.index[keep],
+        meter=np.full(len(listed), meter.pk, dtype=np.int64),
+        epoch=checked.epoch[keep],
+        seconds=checked.seconds[keep],
+        wh=checked.wh[keep],
+        starts=[checked.starts[i] for i in listed],
+        values={
+            "flags": flags[keep],
+            "vin": vins,
+            "premise_id": [premise[n] for n in numbers],
+            "binding_id": [binding[n] for n in numbers],
+            "enrollment_id": [enrollment[n] for n in numbers],
+            "batch_id": np.full(len(listed), record.pk, dtype=np.int64),
+        },
+        vin=vins,
+    )
+    return _Attributed(reads, owner, list(owners), rejected)
+
+
+class _Sessions:
+    """The bound sessions of one EUMD over a batch's span, as arrays for matching whole columns of reads."""
+
+    def __init__(self, bindings: list):
+        self.starts = np.array([int(b.plugged_in_at.timestamp()) for b in bindings], dtype=np.int64)
+        self.ends = np.array([int(b.session_end.timestamp()) for b in bindings], dtype=np.int64)
+        self.vins = [b.vin for b in bindings]
+        self.binding_ids = [str(b.pk) for b in bindings]
+        self.premise_ids = [b.premise_id for b in bindings]
+        self.enrollment_ids = [b.billed_enrollment_id for b in bindings]
+        self.tariff_ids = [b.tariff_id for b in bindings]
 
     @classmethod
-    def of(cls, eumd: Device, parsed: _Parsed) -> "_Sessions":
-        if not parsed.rows:
+    def of(cls, eumd: Device, checked: Checked) -> "_Sessions":
+        if not len(checked.index):
             return cls([])
-        longest = dt.timedelta(seconds=max(row[2] for row in parsed.rows))
+        first = dt.datetime.fromtimestamp(int(checked.epoch.min()), dt.UTC)
+        last_end = dt.datetime.fromtimestamp(int((checked.epoch + checked.seconds).max()), dt.UTC)
         bindings = list(
             Binding.objects.filter(
                 eumd=eumd,
                 bound_at__isnull=False,
-                plugged_in_at__lt=parsed.last + longest,
-                plugged_in_at__gt=parsed.first - max_duration(),
+                plugged_in_at__lt=last_end,
+                plugged_in_at__gt=first - max_duration(),
             )
             .order_by("plugged_in_at")
-            .only(
-                "id",
-                "vin",
-                "premise_id",
-                "billed_enrollment_id",
-                "plugged_in_at",
-                "unplugged_at",
-                "finished_at",
-            )
+            .only("vin", "premise_id", "billed_enrollment_id", "plugged_in_at", "unplugged_at", "finished_at")
         )
         tariffs = rollups.plan_tariffs(b.pk for b in bindings)
         for binding in bindings:
@@ -333,18 +266,21 @@ class _Sessions:
             )
         return cls(bindings)
 
-    def at(self, start: dt.datetime, end: dt.datetime):
-        """The session overlapping [start, end): the latest plugged in before `end` that ends after
-        `start` (a session that ended inside the interval still overlaps it)."""
-        position = bisect.bisect_left(self.starts, end) - 1
-        while position >= 0:
-            binding = self.bindings[position]
-            if binding.session_end > start:
-                return binding
-            if binding.plugged_in_at + self.longest <= start:
-                return None  # every earlier session ended sooner still
-            position -= 1
-        return None
+    def match(self, checked: Checked) -> np.ndarray:
+        """Per read, the session its interval overlaps (-1 for none): the latest plugged in before the
+        interval ends, if it ends after the interval starts — or the one before it, whose end may reach
+        past a short session that started and ended inside it."""
+        count = len(checked.index)
+        if not len(self.starts):
+            return np.full(count, -1, dtype=np.int64)
+        begins, ends = checked.epoch, checked.epoch + checked.seconds
+        latest = np.searchsorted(self.starts, ends, side="left") - 1
+        session = np.full(count, -1, dtype=np.int64)
+        for candidate in (latest, latest - 1):
+            valid = candidate >= 0
+            overlaps = valid & (self.ends[np.where(valid, candidate, 0)] > begins) & (session < 0)
+            session[overlaps] = candidate[overlaps]
+        return session
 
 
 def _home_premise(batch: Batch) -> int | None:
@@ -364,5 +300,7 @@ def _home_premise(batch: Batch) -> int | None:
     return None
 
 
-def _default_tariffs(premise_ids: set) -> dict:
-    return dict(Premise.objects.filter(pk__in=premise_ids).values_list("pk", "default_tariff_id"))
+def _default_tariff(premise_id: int | None) -> int | None:
+    if premise_id is None:
+        return None
+    return Premise.objects.filter(pk=premise_id).values_list("default_tariff_id", flat=True).first()

@@ -9,10 +9,10 @@ under (`billing.schedule.price_segments`), in that tariff's time zone, by the in
 import bisect
 import datetime as dt
 import time
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 from django.db import connection, transaction
 
 from billing.models import Tariff
@@ -25,45 +25,62 @@ UTC = dt.UTC
 SEGMENT_CACHE_SECONDS = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Energy:
-    """One read's contribution: where, whose, under which tariff, when, how much."""
+@dataclass(frozen=True)
+class Owner:
+    """Whose energy a group of reads is: where, which source, which PEV and enrollment, which tariff."""
 
     premise_id: int
     source: str
-    vin: str
-    enrollment_id: int | None
     tariff_id: int
-    start: dt.datetime
-    wh: int
+    vin: str = ""
+    enrollment_id: int | None = None
 
 
-def add(energies: Iterable[Energy]) -> int:
-    """Add reads to their rollups (inside the transaction that stored them). Returns rows touched."""
-    groups: dict[tuple, list] = defaultdict(lambda: [0, 0, ""])
-    by_tariff: dict[int, list[Energy]] = defaultdict(list)
-    for energy in energies:
-        by_tariff[energy.tariff_id].append(energy)
-    for tariff_id, group in by_tariff.items():
-        calendar = _Calendar.covering(tariff_id, min(e.start for e in group), max(e.start for e in group))
-        for energy in group:
-            day, period_index, label = calendar.at(energy.start)
-            total = groups[
-                (
-                    energy.premise_id,
-                    day,
-                    energy.source,
-                    energy.vin,
-                    energy.enrollment_id,
-                    tariff_id,
-                    period_index,
-                )
-            ]
-            total[0] += energy.wh
-            total[1] += 1
-            total[2] = label
-    _upsert(groups)
-    return len(groups)
+def add(groups: Iterable[tuple[Owner, np.ndarray, np.ndarray]]) -> int:
+    """Add reads to their rollups, inside the transaction that stored them. Each group is (owner, interval
+    starts in Unix seconds, watt-hours) as int64 arrays. Returns the rollup rows touched."""
+    totals: dict[tuple, list] = {}
+    for owner, epochs, whs in groups:
+        if not len(epochs):
+            continue
+        for (day, period_index, label), wh, reads in _by_day_and_period(owner.tariff_id, epochs, whs):
+            key = (
+                owner.premise_id,
+                day,
+                owner.source,
+                owner.vin,
+                owner.enrollment_id,
+                owner.tariff_id,
+                period_index,
+            )
+            total = totals.setdefault(key, [0, 0, label])
+            total[0] += wh
+            total[1] += reads
+    _upsert(totals)
+    return len(totals)
+
+
+def _by_day_and_period(tariff_id: int, epochs: np.ndarray, whs: np.ndarray):
+    """[((local day, period index, label), wh, reads)] of the reads, whole arrays at a time."""
+    calendar = _Calendar.covering(tariff_id, int(epochs.min()), int(epochs.max()))
+    cut = np.searchsorted(calendar.epochs, epochs, side="right") - 1
+    cuts, inverse = np.unique(cut, return_inverse=True)
+    sums = np.zeros(len(cuts), dtype=np.int64)
+    np.add.at(sums, inverse, whs)
+    counts = np.bincount(inverse, minlength=len(cuts))
+    return [
+        (calendar.values[c], wh, reads)
+        for c, wh, reads in zip(cuts.tolist(), sums.tolist(), counts.tolist(), strict=True)
+    ]
+
+
+def local_days(tariff_id: int, epochs: np.ndarray) -> list[dt.date]:
+    """The local day (in the tariff's zone) of each instant."""
+    if not len(epochs):
+        return []
+    calendar = _Calendar.covering(tariff_id, int(epochs.min()), int(epochs.max()))
+    cut = np.searchsorted(calendar.epochs, epochs, side="right") - 1
+    return [calendar.values[c][0] for c in cut.tolist()]
 
 
 def rebuild(premise_id: int, first_day: dt.date, last_day: dt.date) -> int:
@@ -75,50 +92,31 @@ def rebuild(premise_id: int, first_day: dt.date, last_day: dt.date) -> int:
     # Rollup days are in each tariff's zone; a day's margin either side covers any zone the plans use.
     start = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(), zone).astimezone(UTC)
     end = dt.datetime.combine(last_day + dt.timedelta(days=2), dt.time(), zone).astimezone(UTC)
+    span = {"premise_id": premise_id, "interval_start__gte": start, "interval_start__lt": end}
+    rows: dict[Owner, list] = {}
+    for at, wh in PremiseRead.objects.filter(**span).values_list("interval_start", "wh"):
+        rows.setdefault(Owner(premise_id, UsageSource.PREMISE, premise.default_tariff_id), []).append(
+            (at, wh)
+        )
+    pev_rows = list(
+        PevRead.objects.filter(**span).values_list(
+            "interval_start", "wh", "vin", "enrollment_id", "binding_id"
+        )
+    )
+    tariffs = plan_tariffs({binding_id for *_, binding_id in pev_rows if binding_id})
+    for at, wh, vin, enrollment_id, binding_id in pev_rows:
+        tariff_id = tariffs[binding_id] if enrollment_id else premise.default_tariff_id
+        owner = Owner(premise_id, UsageSource.PEV, tariff_id, vin, enrollment_id)
+        rows.setdefault(owner, []).append((at, wh))
+    groups = []
+    for owner, reads in rows.items():
+        epochs = np.array([int(at.timestamp()) for at, _ in reads], dtype=np.int64)
+        whs = np.array([wh for _, wh in reads], dtype=np.int64)
+        inside = np.array([first_day <= day <= last_day for day in local_days(owner.tariff_id, epochs)])
+        groups.append((owner, epochs[inside], whs[inside]))
     with transaction.atomic():
         UsageRollup.objects.filter(premise_id=premise_id, day__gte=first_day, day__lte=last_day).delete()
-        energies = [
-            *premise_energy(
-                PremiseRead.objects.filter(
-                    premise_id=premise_id, interval_start__gte=start, interval_start__lt=end
-                ).values_list("interval_start", "wh"),
-                premise_id=premise_id,
-                tariff_id=premise.default_tariff_id,
-            ),
-            *pev_energy_of_rows(
-                PevRead.objects.filter(
-                    premise_id=premise_id, interval_start__gte=start, interval_start__lt=end
-                ).values_list("interval_start", "wh", "vin", "enrollment_id", "binding_id"),
-                premise_id=premise_id,
-                default_tariff_id=premise.default_tariff_id,
-            ),
-        ]
-        kept = [e for e in energies if first_day <= _Calendar.local_day(e.tariff_id, e.start) <= last_day]
-        return add(kept)
-
-
-def premise_energy(rows: Iterable[tuple], *, premise_id: int, tariff_id: int) -> list[Energy]:
-    """(interval_start, wh) rows of a revenue meter as rollup contributions."""
-    return [Energy(premise_id, UsageSource.PREMISE, "", None, tariff_id, start, wh) for start, wh in rows]
-
-
-def pev_energy_of_rows(rows: Iterable[tuple], *, premise_id: int, default_tariff_id: int) -> list[Energy]:
-    """(interval_start, wh, vin, enrollment_id, binding_id) rows of stored PEV reads as contributions:
-    bound energy under the plan's tariff of its binding, the rest under the premise's default tariff."""
-    rows = list(rows)
-    tariffs = plan_tariffs({binding_id for *_, binding_id in rows if binding_id})
-    return [
-        Energy(
-            premise_id,
-            UsageSource.PEV,
-            vin,
-            enrollment_id,
-            tariffs.get(binding_id, default_tariff_id) if enrollment_id else default_tariff_id,
-            start,
-            wh,
-        )
-        for start, wh, vin, enrollment_id, binding_id in rows
-    ]
+        return add(groups)
 
 
 def plan_tariffs(binding_ids: Iterable) -> dict:
@@ -163,18 +161,16 @@ class _Calendar:
     _months: dict[tuple, tuple[float, tuple[list, list]]] = {}
 
     def __init__(self, starts: list[dt.datetime], values: list[tuple]):
-        self.starts = starts
+        self.epochs = np.array([int(start.timestamp()) for start in starts], dtype=np.int64)
         self.values = values
 
-    def at(self, instant: dt.datetime) -> tuple[dt.date, int, str]:
-        return self.values[bisect.bisect_right(self.starts, instant) - 1]
-
     @classmethod
-    def covering(cls, tariff_id: int, first: dt.datetime, last: dt.datetime) -> "_Calendar":
-        """A calendar covering [first, last]: the whole UTC months around them."""
+    def covering(cls, tariff_id: int, first: int, last: int) -> "_Calendar":
+        """A calendar covering Unix seconds [first, last]: the whole UTC months around them."""
         starts, values = [], []
-        month = _month_start(first)
-        while month <= last:
+        month = _month_start(dt.datetime.fromtimestamp(first, UTC))
+        last_instant = dt.datetime.fromtimestamp(last, UTC)
+        while month <= last_instant:
             following = _month_start(month + dt.timedelta(days=32))
             month_starts, month_values = cls._month(tariff_id, month, following)
             starts.extend(month_starts)
@@ -197,10 +193,6 @@ class _Calendar:
         built = _cuts(tariff.zone, runs, start, end)
         cls._months[key] = (now, built)
         return built
-
-    @classmethod
-    def local_day(cls, tariff_id: int, instant: dt.datetime) -> dt.date:
-        return cls.covering(tariff_id, instant, instant).at(instant)[0]
 
     @classmethod
     def forget(cls) -> None:
@@ -259,16 +251,25 @@ _CONFLICT = (
 )
 
 
-def _upsert(groups: dict[tuple, list]) -> None:
-    if not groups:
+def _upsert(totals: dict[tuple, list]) -> None:
+    if not totals:
         return
     # In key order: two transactions adding to the same rows lock them in the same order (no deadlock).
-    rows = [(*key, label, wh, reads) for key, (wh, reads, label) in sorted(groups.items(), key=_sort_key)]
-    # Many rows per statement; SQLite binds at most 999 parameters on older builds.
-    per_statement = 2000 if connection.vendor == "postgresql" else 90
+    rows = [(*key, label, wh, reads) for key, (wh, reads, label) in sorted(totals.items(), key=_sort_key)]
     with connection.cursor() as cursor:
-        for offset in range(0, len(rows), per_statement):
-            chunk = rows[offset : offset + per_statement]
+        if connection.vendor == "postgresql":
+            # One fixed statement with a column array per field: a VALUES list of hundreds of rows would
+            # cost more to build and parse than the upsert itself.
+            cursor.execute(
+                f"INSERT INTO metering_usagerollup ({_COLUMNS}) SELECT * FROM unnest("  # noqa: S608
+                "%s::bigint[], %s::date[], %s::varchar[], %s::varchar[], %s::bigint[], %s::bigint[], "
+                f"%s::smallint[], %s::varchar[], %s::bigint[], %s::integer[]) {_CONFLICT}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
+        # SQLite: a multi-row VALUES, within its bound-parameter limit (999 on older builds).
+        for offset in range(0, len(rows), 90):
+            chunk = rows[offset : offset + 90]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO metering_usagerollup ({_COLUMNS}) VALUES {values} {_CONFLICT}",  # noqa: S608

@@ -7,10 +7,12 @@ Rows are tuples of Python values in the order of `fields` (foreign keys by id, e
 save() logic does not run, as with bulk_create: callers pass complete rows.
 """
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
 
@@ -82,6 +84,59 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable
             rows = ([adapt(value) for adapt, value in zip(adapters, row, strict=True)] for row in rows)
         for row in rows:
             copy.write_row(row)
+
+
+def insert_columns(model: type[models.Model], columns: dict[str, Sequence]) -> None:
+    """Insert rows given column by column ({field name: values}, equal lengths): the form a vectorised
+    path holds its data in. On PostgreSQL the COPY text is built per column and sent in one write — about
+    ten times cheaper than a row at a time. Values: None, int (numpy arrays too), str, datetime, UUID;
+    a datetime field also takes the ISO text `YYYY-MM-DDTHH:MM:SSZ`.
+    """
+    names = list(columns)
+    if not names:
+        return
+    if connection.vendor != "postgresql":
+        insert_rows(model, names, zip(*(_python_values(model, n, columns[n]) for n in names), strict=True))
+        return
+    texts = [_copy_texts(columns[name]) for name in names]
+    if not texts[0]:
+        return
+    data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    quoted = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy,
+    ):
+        copy.write(data)
+
+
+def _copy_texts(values: Sequence) -> list[str]:
+    """A column as COPY text fields (PostgreSQL's text format: \\N is NULL; \\, tab, newline escaped)."""
+    if isinstance(values, np.ndarray):
+        return list(map(str, values.tolist()))
+    return [_copy_text(value) for value in values]
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if type(value) is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _python_values(model: type[models.Model], name: str, values: Sequence) -> list:
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if isinstance(model._meta.get_field(name), models.DateTimeField):
+        return [dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in values]
+    return list(values)
 
 
 def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -13,10 +13,12 @@ from binding.api.errors import Conflict, device_error_responses
 from binding.api.permissions import IsEumd
 from metering import readings
 from metering.api import serializers as api
+from metering.api.parsers import FastJSONParser
 
 
 class ReadingsView(DeviceAPIView):
     permission_classes = [IsEumd]
+    parser_classes = [FastJSONParser]
 
     def get_max_body_bytes(self) -> int:
         return settings.METERING_MAX_BATCH_BYTES
