@@ -220,7 +220,7 @@ def _attributed(meter: Meter, batch: Batch, checked: Checked, record: ReadingBat
         values={
             "flags": flags[keep],
             "vin": vins,
-            "premise_id": [premise[n] for n in numbers],
+            "premise_id": np.array([premise[n] for n in numbers], dtype=np.int64),
             "binding_id": [binding[n] for n in numbers],
             "enrollment_id": [enrollment[n] for n in numbers],
             "batch_id": np.full(len(listed), record.pk, dtype=np.int64),

@@ -98,10 +98,19 @@ def insert_columns(model: type[models.Model], columns: dict[str, Sequence]) -> N
     if connection.vendor != "postgresql":
         insert_rows(model, names, zip(*(_python_values(model, n, columns[n]) for n in names), strict=True))
         return
-    texts = [_copy_texts(columns[name]) for name in names]
+    values = [columns[name] for name in names]
+    texts = [_copy_texts(column) for column in values]
     if not texts[0]:
         return
     data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    nulls = sum(column.count(None) for column in values if not isinstance(column, np.ndarray))
+    if not _plain(data, rows=len(texts[0]), columns=len(names), nulls=nulls):
+        # A value holds a tab, newline, carriage return or backslash: escape value by value.
+        escaped = [
+            [_NULL if value is None else _escaped(text) for value, text in zip(column, strings, strict=True)]
+            for column, strings in zip(values, texts, strict=True)
+        ]
+        data = "\n".join(map("\t".join, zip(*escaped, strict=True))) + "\n"
     quoted = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
     table = connection.ops.quote_name(model._meta.db_table)
     with (
@@ -112,23 +121,41 @@ def insert_columns(model: type[models.Model], columns: dict[str, Sequence]) -> N
         copy.write(data)
 
 
+_NULL = "\\N"
+
+
 def _copy_texts(values: Sequence) -> list[str]:
-    """A column as COPY text fields (PostgreSQL's text format: \\N is NULL; \\, tab, newline escaped)."""
+    """A column as COPY text fields, unescaped (PostgreSQL's text format: \\N is NULL)."""
     if isinstance(values, np.ndarray):
         return list(map(str, values.tolist()))
-    return [_copy_text(value) for value in values]
+    # One expression per value, not a call: this runs for every value of every column.
+    return [
+        value
+        if type(value) is str
+        else _NULL
+        if value is None
+        else str(value)
+        if type(value) is int
+        else value.isoformat()
+        if isinstance(value, dt.datetime)
+        else str(value)
+        for value in values
+    ]
 
 
-def _copy_text(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if type(value) is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
+def _plain(data: str, *, rows: int, columns: int, nulls: int) -> bool:
+    """Whether the joined text needs no escaping: only the separators we put there, and no backslash but
+    those of the NULL markers. Counting over the whole text costs far less than checking each value."""
+    return (
+        data.count("\t") == rows * (columns - 1)
+        and data.count("\n") == rows
+        and "\r" not in data
+        and data.count("\\") == nulls
+    )
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _python_values(model: type[models.Model], name: str, values: Sequence) -> list:
