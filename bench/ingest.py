@@ -5,9 +5,11 @@ In a database of its own (bench_ingest_<pid> on DATABASE_URL's server, else 127.
 afterwards) it loads BENCH_EUMDS homes set-based: premise with its default tariff, customer, account, PEV,
 active enrollment on an EV plan, an ESCI and an EUMD with certificates from a device CA in a temporary
 directory, and a bound session every night (22:00Z to 06:00Z) over the whole data range, so that ingest
-attributes a third of the reads to a session and its enrollment. Each round, every EUMD sends one batch of
-BENCH_BATCH_READS consecutive 15-minute reads (a fresh batch_id, intervals no other round uses; the data
-ends at yesterday 00:00Z), and the rounds alternate two phases, each with BENCH_CONCURRENCY in parallel:
+attributes a third of the reads to a session and its enrollment. The reads are BENCH_BATCH_READS
+consecutive 15-minute intervals per EUMD ending at yesterday 00:00Z: 104 days at 10,000, all rounds over
+the same days so that they stay within the tariffs' versions and the rollups price every read. Each round,
+every BENCH_ROUNDS-th EUMD sends its reads as one batch (a fresh batch_id; no other round sends that
+EUMD's), in two phases, each with BENCH_CONCURRENCY in parallel:
 
 - http: `POST /device/v1/readings`, signed by the EUMD, to the portal served as production does
   (PEVPORTAL_ENV=production, gunicorn gthread, behind a TLS proxy as in bench/binding.py). Afterwards every
@@ -21,8 +23,8 @@ ends at yesterday 00:00Z), and the rounds alternate two phases, each with BENCH_
 Both tables' partitions for the whole data range are created before any timing (metering.partitions.
 ensure_partitions for the server's), so partition DDL is in neither measurement. The server creates each
 EUMD's meter row on its first batch, in a warm-up (one day of reads per EUMD, both phases) that is not
-measured. Bodies and the baseline's COPY rows are built before each phase; the HTTP batches are signed
-as they go out (bench/ingest_load.py says why).
+measured. Bodies and the baseline's COPY rows are built before each phase; the HTTP batches are signed as
+they go out, each on a new connection (bench/ingest_load.py says why).
 
 Prints the medians `http: N reads/s`, `copy: N reads/s` and `ratio` (http ÷ copy), the goals, and CPU
 per batch of the server, PostgreSQL and the load generator — which other work on a shared machine
@@ -43,7 +45,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import binding as server_stack
@@ -67,7 +69,8 @@ WARM_UP_READS = reads.DAY // reads.INTERVAL_SECONDS
 
 @dataclass(frozen=True)
 class DataRange:
-    """The warm-up day, then ROUNDS windows of BATCH_READS intervals ending at yesterday 00:00Z."""
+    """The warm-up day, then the window of BATCH_READS intervals (104 days at 10,000) that ends at
+    yesterday 00:00Z. Each round sends the window's reads of its own EUMDs."""
 
     first_day: dt.date
     end: int  # epoch seconds
@@ -76,7 +79,7 @@ class DataRange:
     def ending_yesterday(cls) -> "DataRange":
         today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         end = int(today.timestamp()) - reads.DAY
-        first_read = end - ROUNDS * BATCH_READS * reads.INTERVAL_SECONDS
+        first_read = end - BATCH_READS * reads.INTERVAL_SECONDS
         warm_up = dt.datetime.fromtimestamp(first_read, tz=dt.UTC).date() - dt.timedelta(days=1)
         return cls(warm_up, end)
 
@@ -94,12 +97,11 @@ class DataRange:
     def first_night(self) -> int:
         return self.first + reads.SESSION_START
 
-    def window(self, round_number: int) -> reads.Window:
-        """Round 0 is the warm-up day; rounds 1… follow each other up to the end."""
-        if round_number == 0:
-            return reads.Window.of(self.first, WARM_UP_READS, self.first_night, self.nights)
-        span = BATCH_READS * reads.INTERVAL_SECONDS
-        first = self.end - (ROUNDS - round_number + 1) * span
+    def warm_up_window(self) -> reads.Window:
+        return reads.Window.of(self.first, WARM_UP_READS, self.first_night, self.nights)
+
+    def window(self) -> reads.Window:
+        first = self.end - BATCH_READS * reads.INTERVAL_SECONDS
         return reads.Window.of(first, BATCH_READS, self.first_night, self.nights)
 
     def days(self) -> list[dt.date]:
@@ -324,16 +326,17 @@ def meters_by_eumd(homes: list[reads.Home]) -> dict[str, int]:
     return found
 
 
-def totals(table: str, window: reads.Window) -> tuple[int, ...]:
-    """Rows, energy, attributed rows, rows with an enrollment and flagged rows in a window."""
+def totals(table: str, window: reads.Window, meters: list[int]) -> tuple[int, ...]:
+    """Rows, energy, attributed rows, rows with an enrollment and flagged rows of some meters in a window."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), coalesce(sum(wh), 0), count(binding_id), count(enrollment_id), "  # noqa: S608
             f"count(*) FILTER (WHERE flags <> 0) FROM {table} "
-            "WHERE interval_start >= %s AND interval_start < %s",
+            "WHERE meter_id = ANY(%s) AND interval_start >= %s AND interval_start < %s",
             [
+                meters,
                 dt.datetime.fromtimestamp(window.first, tz=dt.UTC),
                 dt.datetime.fromtimestamp(window.end, tz=dt.UTC),
             ],
@@ -348,10 +351,11 @@ def totals(table: str, window: reads.Window) -> tuple[int, ...]:
 class Measured:
     outcome: load.Outcome
     reads: int
-    server_cpu: float  # CPU seconds of the server's processes during the phase (none for copy)
+    # CPU seconds during the phase of what feeds PostgreSQL: the server's processes, or for copy the
+    # loader (this process)
+    feeder_cpu: float
     postgres_cpu: float  # of the PostgreSQL backends serving the bench's database, and the WAL writer
-    # Each server process's share, busiest first: a keep-alive connection stays with the worker that
-    # accepted it, so a few clients may load one worker (one core, as its threads share the GIL) alone.
+    # Each server process's share, busiest first: a worker's threads share one core (the GIL).
     server_processes: list[float]
 
     @property
@@ -360,9 +364,7 @@ class Measured:
 
     @property
     def cpu_per_batch(self) -> float:
-        """Server and PostgreSQL; for copy, the loader's own CPU stands in for the server's."""
-        server = self.server_cpu if self.server_cpu else self.outcome.cpu_seconds
-        return (server + self.postgres_cpu) / (self.outcome.answered or 1)
+        return (self.feeder_cpu + self.postgres_cpu) / (self.outcome.answered or 1)
 
 
 class Bench:
@@ -375,10 +377,10 @@ class Bench:
         self.meters: dict[str, int] = {}
         self.numbered = 0
 
-    def batches(self, window: reads.Window, round_number: int) -> list[reads.Batch]:
-        """One batch per EUMD over the window, each with a fresh batch_id."""
+    def batches(self, window: reads.Window, round_number: int, homes: list[reads.Home]) -> list[reads.Batch]:
+        """One batch per home's EUMD over the window, each with a fresh batch_id."""
         built = []
-        for home in self.homes:
+        for home in homes:
             self.numbered += 1
             batch_id = f"bench-{round_number}-{self.numbered}-{secrets.token_hex(8)}"
             built.append(reads.Batch.of(home, window, batch_id, self.numbered))
@@ -396,7 +398,7 @@ class Bench:
         return Measured(
             outcome,
             count,
-            sum(by_process),
+            sum(by_process) if server else outcome.cpu_seconds,
             load.cpu_used(postgres_before, postgres_after),
             sorted(by_process, reverse=True),
         )
@@ -409,9 +411,13 @@ class Bench:
             server=True,
         )
 
-    def copy(self, batches: list[reads.Batch]) -> Measured:
+    def meter_ids(self, batches: list[reads.Batch]) -> list[int]:
         if not self.meters:
             self.meters = meters_by_eumd(self.homes)
+        return [self.meters[batch.home.eumd.lfdi] for batch in batches]
+
+    def copy(self, batches: list[reads.Batch]) -> Measured:
+        self.meter_ids(batches)
         rows = [(batch.copy_rows(self.meters[batch.home.eumd.lfdi]), batch.count) for batch in batches]
         loader = reads.CopyLoader(self.conninfo, BASELINE_TABLE, CONCURRENCY)
         try:
@@ -427,49 +433,53 @@ def check(name: str, measured: Measured) -> None:
         raise RuntimeError(f"{name}: {len(errors)} batches failed, e.g. {errors[:3]}")
 
 
-def describe(measured: Measured, *, server: str) -> str:
+def describe(measured: Measured, *, feeder: str) -> str:
+    """Batches, time and median latency; CPU per batch, and in cores busy (per server process too)."""
     outcome = measured.outcome
     seconds, answered = outcome.seconds or 1, outcome.answered or 1
-    server_cpu = measured.server_cpu if server == "server" else outcome.cpu_seconds
-    parts = [
-        f"{answered} batches in {seconds:.1f} s, p50 {1000 * load.percentile(outcome.latencies, 0.5):.0f} ms",
-        f"cpu per batch: {server} {1000 * server_cpu / answered:.0f} ms, "
-        f"postgres {1000 * measured.postgres_cpu / answered:.0f} ms",
-        f"cores busy: {server} {server_cpu / seconds:.2f}"
-        + (
-            f" (by process {', '.join(f'{cpu / seconds:.2f}' for cpu in measured.server_processes)})"
-            if server == "server"
-            else ""
-        )
-        + f", postgres {measured.postgres_cpu / seconds:.2f}"
-        + (f", generator {outcome.cpu_seconds / seconds:.2f}" if server == "server" else ""),
-    ]
-    return "; ".join(parts)
+    busy = f"cores busy: {feeder} {measured.feeder_cpu / seconds:.2f}"
+    if measured.server_processes:
+        shares = ", ".join(f"{cpu / seconds:.2f}" for cpu in measured.server_processes)
+        busy += f" (by process {shares}), postgres {measured.postgres_cpu / seconds:.2f}"
+        busy += f", generator {outcome.cpu_seconds / seconds:.2f}"
+    else:
+        busy += f", postgres {measured.postgres_cpu / seconds:.2f}"
+    p50 = 1000 * load.percentile(outcome.latencies, 0.5)
+    return "; ".join(
+        [
+            f"{answered} batches in {seconds:.1f} s, p50 {p50:.0f} ms",
+            f"cpu per batch: {feeder} {1000 * measured.feeder_cpu / answered:.0f} ms, "
+            f"postgres {1000 * measured.postgres_cpu / answered:.0f} ms",
+            busy,
+        ]
+    )
 
 
 @dataclass
 class Results:
-    http: list[float]
-    copy: list[float]
-    http_cpu: list[float]
-    copy_cpu: list[float]
-    generator: list[float]
+    http: list[float] = field(default_factory=list)  # reads/s
+    copy: list[float] = field(default_factory=list)
+    http_cpu: list[float] = field(default_factory=list)  # CPU seconds per batch
+    copy_cpu: list[float] = field(default_factory=list)
+    generator: list[float] = field(default_factory=list)  # % of a core
     stored: int = 0
     sent: int = 0
     identical: bool = True
 
 
 def run_round(bench: Bench, data: DataRange, number: int, results: Results) -> None:
-    """One round's http and copy phases over the round's window; odd rounds start with http, even ones
-    with copy, so that neither always meets the other's after-effects (checkpoints, autovacuum)."""
-    window = data.window(number)
-    batches = bench.batches(window, number)
+    """One round's http and copy phases, the window's reads of every ROUNDS-th EUMD; odd rounds start with
+    http, even ones with copy, so that neither always meets the other's after-effects (checkpoints,
+    autovacuum)."""
+    window = data.window()
+    batches = bench.batches(window, number, bench.homes[number - 1 :: ROUNDS])
+    meters = bench.meter_ids(batches)
     phases = ("http", "copy") if number % 2 else ("copy", "http")
     for phase in phases:
         if phase == "http":
             measured = bench.http(batches)
             check("http", measured)
-            stored = totals("metering_pevread", window)[0]
+            stored = totals("metering_pevread", window, meters)[0]
             results.stored += stored
             results.sent += measured.reads
             results.http.append(measured.rate)
@@ -477,7 +487,7 @@ def run_round(bench: Bench, data: DataRange, number: int, results: Results) -> N
             results.generator.append(measured.outcome.cpu_percent)
             print(
                 f"  round {number}: http {measured.rate:,.0f} reads/s "
-                f"({describe(measured, server='server')}); stored {stored}/{measured.reads}"
+                f"({describe(measured, feeder='server')}); stored {stored}/{measured.reads}"
             )
         else:
             measured = bench.copy(batches)
@@ -485,9 +495,9 @@ def run_round(bench: Bench, data: DataRange, number: int, results: Results) -> N
             results.copy.append(measured.rate)
             results.copy_cpu.append(measured.cpu_per_batch)
             print(
-                f"  round {number}: copy {measured.rate:,.0f} reads/s ({describe(measured, server='loader')})"
+                f"  round {number}: copy {measured.rate:,.0f} reads/s ({describe(measured, feeder='loader')})"
             )
-    served, baseline = totals("metering_pevread", window), totals(BASELINE_TABLE, window)
+    served, baseline = totals("metering_pevread", window, meters), totals(BASELINE_TABLE, window, meters)
     if served != baseline:
         results.identical = False
         print(
@@ -499,10 +509,12 @@ def run_round(bench: Bench, data: DataRange, number: int, results: Results) -> N
 def warm_up(bench: Bench, data: DataRange) -> None:
     """A day of reads from every EUMD through both paths: the server makes the meters, loads its code
     and fills its connection pools; nothing is measured."""
-    batches = bench.batches(data.window(0), 0)
+    window = data.warm_up_window()
+    batches = bench.batches(window, 0, bench.homes)
     check("warm-up http", bench.http(batches))
     check("warm-up copy", bench.copy(batches))
-    served, baseline = totals("metering_pevread", data.window(0)), totals(BASELINE_TABLE, data.window(0))
+    meters = bench.meter_ids(batches)
+    served, baseline = totals("metering_pevread", window, meters), totals(BASELINE_TABLE, window, meters)
     if served != baseline:
         raise RuntimeError(f"warm-up: the server stored {served}, the baseline {baseline}")
 
@@ -517,6 +529,11 @@ def report(results: Results) -> bool:
     print(f"goal: http ≥ {GOAL_RATE:,} reads/s: {'met' if http >= GOAL_RATE else 'missed'}")
     print(f"goal: ratio ≥ {GOAL_RATIO}: {'met' if ratio >= GOAL_RATIO else 'missed'}")
     print(f"stored: {results.stored}/{results.sent}")
+    print(
+        "baseline: "
+        + ("the same" if results.identical else "NOT the same")
+        + " reads as the server stored (rows, Wh, attributed, enrolled, flagged)"
+    )
     http_cpu, copy_cpu = statistics.median(results.http_cpu), statistics.median(results.copy_cpu)
     per_read = http_cpu / BATCH_READS
     print(
@@ -536,6 +553,8 @@ def main() -> int:
 
         uvloop.install()
     began = time.time()
+    if not 1 <= ROUNDS <= EUMDS:
+        raise SystemExit("BENCH_ROUNDS must lie between 1 and BENCH_EUMDS: each round has EUMDs of its own")
     data = DataRange.ending_yesterday()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         directory = Path(tmp)
@@ -580,7 +599,7 @@ def main() -> int:
                 )
                 print_header(vendor, env, loading, port, data)
                 warm_up(bench, data)
-                results = Results([], [], [], [], [])
+                results = Results()
                 for number in range(1, ROUNDS + 1):
                     run_round(bench, data, number, results)
             finally:
@@ -600,12 +619,12 @@ def print_header(vendor: str, env: dict[str, str], loading: float, port: int, da
     stack = f"{server_stack.SERVER} {server_stack.WORKERS} workers" + (
         f" x {server_stack.THREADS} threads (gthread)" if server_stack.SERVER == "gunicorn" else ""
     )
-    first = dt.datetime.fromtimestamp(data.window(1).first, tz=dt.UTC)
+    first = dt.datetime.fromtimestamp(data.window().first, tz=dt.UTC)
     end = dt.datetime.fromtimestamp(data.end, tz=dt.UTC)
     print(
-        f"ingest: {EUMDS} EUMDs, {ROUNDS} rounds of one {BATCH_READS}-read batch per EUMD "
-        f"({EUMDS * BATCH_READS:,} reads a round), {CONCURRENCY} in parallel, {stack}, database {vendor}, "
-        f"cache {'redis' if env['REDIS_URL'] else 'local memory'}, {os.cpu_count()} cores"
+        f"ingest: {EUMDS} EUMDs, {ROUNDS} rounds of {BATCH_READS}-read batches from a {1 / ROUNDS:.0%} share "
+        f"of them (~{EUMDS * BATCH_READS // ROUNDS:,} reads a round), {CONCURRENCY} in parallel, {stack}, "
+        f"database {vendor}, cache {'redis' if env['REDIS_URL'] else 'local memory'}, {os.cpu_count()} cores"
     )
     print(
         f"data set: {EUMDS} homes with {data.nights} bound nights each, reads {first:%Y-%m-%d %H:%M}Z to "

@@ -160,7 +160,7 @@ class Target:
         return f"{self.host}:{self.port}"
 
     def request(self, signer: load.PreSigner, body: bytes, created: int) -> bytes:
-        headers = {"X-Forwarded-Proto": "https"}
+        headers = {"X-Forwarded-Proto": "https", "Connection": "close"}
         headers.update(signer.sign("POST", f"https://{self.authority}{self.path}", body, created=created))
         return load.http_request("POST", self.path, self.authority, headers, body)
 
@@ -178,22 +178,27 @@ def _check_answer(status: int, body: bytes, count: int) -> str | None:
 async def send_batches(
     target: Target, batches: Sequence[tuple[load.PreSigner, bytes, int]], *, concurrency: int
 ) -> load.Outcome:
-    """Send every (signer, body, reads) batch over `concurrency` keep-alive connections, each sending its
-    next batch as soon as the previous one is answered.
+    """Send every (signer, body, reads) batch from `concurrency` clients, each sending its next batch as
+    soon as the previous one is answered, on a new connection: the server's workers then share the batches
+    as they come, as behind a proxy with many devices (a kept-alive connection stays with the worker that
+    accepted it, so four of them may all load one worker — one core, its threads sharing the GIL).
 
     The body and its digest are made before the phase; the signature (one ECDSA signature) as the batch
     goes out, as the EUMD makes it: the server flags the reads of a batch signed more than a few seconds
     before it reads it (clock drift, NF.1), and refuses one signed outside its window.
     """
-    outcome = load.Outcome(connections=concurrency)
+    outcome = load.Outcome(connections=len(batches))
     pending = iter(batches)
-    connections = [await load.Connection.open(target.host, target.port) for _ in range(concurrency)]
     cpu0, start = time.process_time(), time.perf_counter()
 
-    async def worker(connection: load.Connection) -> None:
+    async def worker() -> None:
         for signer, body, count in pending:
             sent = time.perf_counter()
-            status, answer = await connection.send(target.request(signer, body, int(time.time())))
+            connection = await load.Connection.open(target.host, target.port)
+            try:
+                status, answer = await connection.send(target.request(signer, body, int(time.time())))
+            finally:
+                connection.close()
             outcome.latencies.append(time.perf_counter() - sent)
             outcome.answered += 1
             error = _check_answer(status, answer, count)
@@ -202,11 +207,9 @@ async def send_batches(
             else:
                 outcome.done += 1
 
-    await asyncio.gather(*(worker(connection) for connection in connections))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     outcome.seconds = time.perf_counter() - start
     outcome.cpu_seconds = time.process_time() - cpu0
-    for connection in connections:
-        connection.close()
     return outcome
 
 

@@ -16,14 +16,16 @@ the shortest stretches that both meters cover with whole reads (one 15-minute pr
 """
 
 import datetime as dt
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from binding.models import Binding, max_duration
@@ -45,6 +47,9 @@ MAX_INTERVAL = dt.timedelta(hours=1)
 EXCEEDING_SHOWN = 20
 # Sessions correlated per task run; a full run asks for another one at once.
 DUE_BATCH = 500
+# Sessions locked and correlated per transaction: one sort of the queue for several sessions, and a
+# transaction still short (a few queries per session).
+LOCK_BATCH = 20
 
 UTC = dt.UTC
 
@@ -64,7 +69,7 @@ def queue_correlation(binding_ids: Iterable) -> int:
     ids = sorted({str(binding_id) for binding_id in binding_ids})
     if not ids:
         return 0
-    now = dt.datetime.now(UTC)
+    now = timezone.now()
     # Sorted ids: two writers queueing overlapping sets lock the rows in the same order (no deadlock).
     CorrelationDue.objects.bulk_create(
         [CorrelationDue(binding_id=binding_id, queued_at=now) for binding_id in ids],
@@ -85,7 +90,9 @@ def bindings_overlapping(premise_ids: Iterable[int], first: dt.datetime, last: d
         | Q(unplugged_at__isnull=True, finished_at__isnull=True, plugged_in_at__gt=first - max_duration())
     )
     return (
-        Binding.objects.filter(premise_id__in=list(premise_ids), bound_at__isnull=False, plugged_in_at__lt=last)
+        Binding.objects.filter(
+            premise_id__in=list(premise_ids), bound_at__isnull=False, plugged_in_at__lt=last
+        )
         .filter(ends_after_first)
         .values_list("pk", flat=True)
     )
@@ -98,7 +105,7 @@ def enqueue_after_commit() -> None:
 
 def send_correlation_task() -> None:
     """Send `correlate_due_sessions` now. A broker outage is logged, not raised: the queued rows are in the
-    database and the beat sweep (or the next nudge) picks them up."""
+    database and the beat sweep (or a later nudge) picks them up."""
     from metering import tasks
 
     try:
@@ -114,32 +121,35 @@ def send_correlation_task() -> None:
 def correlate_due(limit: int = DUE_BATCH, *, now: dt.datetime) -> int:
     """Correlate up to `limit` queued sessions, oldest first; returns how many were correlated.
 
-    One short transaction per session: lock its queue row (skipping rows other workers hold), correlate,
-    save the result, delete the row. A worker killed half-way rolls back, and the row is still there for the
-    next run. A session whose correlation raises is logged and left queued; the run goes on with the others.
+    Short transactions of LOCK_BATCH sessions: lock their queue rows (skipping rows other workers hold),
+    correlate each, save the results, delete those rows. A worker killed half-way rolls back, and the rows
+    are still there for the next run. A session whose correlation raises is logged and left queued; the run
+    goes on with the others.
     """
     done = 0
     failed: list = []
     while done + len(failed) < limit:
         with transaction.atomic():
-            binding_id = (
+            batch = list(
                 CorrelationDue.objects.select_for_update(skip_locked=True)
                 .exclude(binding_id__in=failed)
                 .order_by("queued_at", "binding_id")
-                .values_list("binding_id", flat=True)
-                .first()
+                .values_list("binding_id", flat=True)[: min(LOCK_BATCH, limit - done - len(failed))]
             )
-            if binding_id is None:
+            if not batch:
                 break
-            try:
-                with transaction.atomic():
-                    correlate(binding_id, now=now)
-            except Exception:
-                log.exception("metering.correlation_failed", binding=str(binding_id))
-                failed.append(binding_id)
-                continue
-            CorrelationDue.objects.filter(binding_id=binding_id).delete()
-            done += 1
+            correlated = []
+            for binding_id in batch:
+                try:
+                    with transaction.atomic():
+                        correlate(binding_id, now=now)
+                except Exception:
+                    log.exception("metering.correlation_failed", binding=str(binding_id))
+                    failed.append(binding_id)
+                else:
+                    correlated.append(binding_id)
+            CorrelationDue.objects.filter(binding_id__in=correlated).delete()
+            done += len(correlated)
     return done
 
 
@@ -171,7 +181,8 @@ def correlate(binding_id, *, now: dt.datetime) -> LoadCorrelation | None:
     start, end = session_window(binding)
     meters = dict(
         Meter.objects.filter(
-            Q(kind=MeterKind.EUMD, eumd_id=binding.eumd_id) | Q(kind=MeterKind.PREMISE, premise_id=binding.premise_id)
+            Q(kind=MeterKind.EUMD, eumd_id=binding.eumd_id)
+            | Q(kind=MeterKind.PREMISE, premise_id=binding.premise_id)
         ).values_list("kind", "id")
     )
     pev = _pev_reads(meters.get(MeterKind.EUMD), binding.pk, start, end)
@@ -263,13 +274,6 @@ class Tolerance:
         return step_wh >= pev_wh * self.step_percent / 100
 
 
-@dataclass
-class _Assessment:
-    spans: list[_Span] = field(default_factory=list)
-    exceeding: list[_Span] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
 def assess(
     pev: Sequence[Read],
     premise: Sequence[Read],
@@ -350,7 +354,11 @@ def assess(
         "pev_wh_total": sum(r.wh for r in pev),
         "premise_wh_total": sum(span.premise_wh for span in compared),
         "warnings": warnings,
-        "tolerance": {"wh": tolerance.wh, "percent": tolerance.percent, "step_percent": tolerance.step_percent},
+        "tolerance": {
+            "wh": tolerance.wh,
+            "percent": tolerance.percent,
+            "step_percent": tolerance.step_percent,
+        },
     }
     return result, evidence
 
@@ -405,7 +413,7 @@ def _pev_gaps(pev: Sequence[Read]) -> int:
     """Intervals missing between the session's first and last PEV read."""
     return sum(
         (later.start - earlier.end) // earlier.seconds
-        for earlier, later in zip(pev, pev[1:], strict=False)
+        for earlier, later in itertools.pairwise(pev)
         if later.start > earlier.end
     )
 

@@ -1,4 +1,4 @@
-"""Forms of the CSR metering review queues. They validate what the CSR chose or typed; metering.review acts."""
+"""Forms of the CSR metering review queues: they validate what the CSR chose or typed; review acts."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -45,4 +45,3 @@ class NoteForm(forms.Form):
         max_length=NOTE_MAX_LENGTH,
         help_text=_("Why: e.g. the meter was replaced, the head-end re-sent corrected data."),
     )
-    next = forms.CharField(required=False, widget=forms.HiddenInput)

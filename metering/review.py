@@ -56,7 +56,7 @@ def apply_revision(
         revision = _open_revision(revision)
         if meter.is_billed(revision.interval_start):
             raise IntervalBilled(
-                _("The interval is already billed: dismiss this revision; a correction goes on the next bill.")
+                _("The interval is already billed: dismiss the revision; the next bill corrects it.")
             )
         model = PevRead if meter.kind == MeterKind.EUMD else PremiseRead
         reads = model.objects.filter(meter_id=meter.pk, interval_start=revision.interval_start)
@@ -72,7 +72,11 @@ def apply_revision(
             channel=channel,
             actor=by,
             before={**before, "read_wh": stored["wh"], "read_interval_seconds": stored["interval_seconds"]},
-            after={**_snapshot(revision), "read_wh": revision.wh, "read_interval_seconds": revision.interval_seconds},
+            after={
+                **_snapshot(revision),
+                "read_wh": revision.wh,
+                "read_interval_seconds": revision.interval_seconds,
+            },
         )
         _rebuild_rollups(stored["premise_id"], revision.interval_start)
         _queue_sessions(meter, revision, stored["premise_id"])
@@ -102,8 +106,8 @@ def dismiss_revision(
 def clear_correlation(
     correlation: LoadCorrelation, *, by, note: str, channel: Channel = Channel.PHONE
 ) -> LoadCorrelation:
-    """Accept a failed session's energy at its PEV plan after all (billing then counts it as bound). Only an
-    uncleared `fail` can be cleared; a later, different fail withdraws the clearance (metering.correlation)."""
+    """Accept a failed session's energy at its PEV plan after all (billing then counts it as bound). Only
+    an uncleared `fail` can be cleared; a later, different fail withdraws the clearance (see correlate)."""
     note = _clean_note(note)
     with transaction.atomic():
         correlation = LoadCorrelation.objects.select_for_update().get(pk=correlation.pk)

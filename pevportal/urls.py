@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include("enrollment.api.urls")),
     path("device/v1/", include("binding.api.urls")),
     path("device/v1/", include("metering.api.urls")),
+    path("csr/metering/", include("metering.csr_urls")),
     path("csr/", include("binding.csr_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

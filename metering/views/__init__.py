@@ -1,0 +1,1 @@
+"""Metering's web screens: the CSR review queues (csr.py)."""
