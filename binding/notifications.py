@@ -16,7 +16,8 @@ def guest_session_bound(binding: Binding) -> None:
     from . import tasks
 
     binding_id = str(binding.pk)
-    transaction.on_commit(lambda: tasks.notify_guest_session.delay(binding_id))
+    # robust: with the broker down the binding still answers; the failure is logged, the emails are lost.
+    transaction.on_commit(lambda: tasks.notify_guest_session.delay(binding_id), robust=True)
 
 
 def send_guest_session_emails(binding_id: str) -> None:

@@ -309,5 +309,9 @@ class CorrelationDue(models.Model):
     )
     queued_at = models.DateTimeField(db_default=Now())
 
+    class Meta:
+        # The worker takes the oldest first.
+        indexes = [models.Index(fields=["queued_at"], name="correlation_due_queued")]
+
     def __str__(self) -> str:
         return f"correlate {self.binding_id}"

@@ -17,162 +17,476 @@ def partition_read_tables(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0001_initial'),
-        ('binding', '0001_initial'),
-        ('enrollment', '0002_enrollment_draft'),
-        ('pevportal', '0002_csr_group'),
+        ("billing", "0001_initial"),
+        ("binding", "0001_initial"),
+        ("enrollment", "0002_enrollment_draft"),
+        ("pevportal", "0002_csr_group"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CorrelationDue',
+            name="CorrelationDue",
             fields=[
-                ('binding', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='binding.binding')),
-                ('queued_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "binding",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="binding.binding",
+                    ),
+                ),
+                ("queued_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
         ),
         migrations.CreateModel(
-            name='Meter',
+            name="Meter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('premise', 'Premise revenue meter (AMI)'), ('eumd', 'EUMD (PEV submeter)')], max_length=8)),
-                ('billed_through', models.DateTimeField(blank=True, help_text='Reads whose interval starts before this instant are billed.', null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('eumd', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='meter', to='binding.device')),
-                ('premise', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='revenue_meter', to='enrollment.premise')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("premise", "Premise revenue meter (AMI)"), ("eumd", "EUMD (PEV submeter)")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "billed_through",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Reads whose interval starts before this instant are billed.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "eumd",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="meter",
+                        to="binding.device",
+                    ),
+                ),
+                (
+                    "premise",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revenue_meter",
+                        to="enrollment.premise",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PremiseRead',
+            name="PremiseRead",
             fields=[
-                ('pk', models.CompositePrimaryKey('meter_id', 'interval_start', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('interval_start', models.DateTimeField()),
-                ('interval_seconds', models.PositiveIntegerField()),
-                ('wh', models.IntegerField()),
-                ('flags', models.PositiveSmallIntegerField(default=0)),
-                ('import_run', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pevportal.importrun')),
-                ('meter', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='metering.meter')),
-                ('premise', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='enrollment.premise')),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "meter_id",
+                        "interval_start",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("interval_start", models.DateTimeField()),
+                ("interval_seconds", models.PositiveIntegerField()),
+                ("wh", models.IntegerField()),
+                ("flags", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "import_run",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pevportal.importrun",
+                    ),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="metering.meter",
+                    ),
+                ),
+                (
+                    "premise",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="enrollment.premise",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReadingBatch',
+            name="ReadingBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('batch_id', models.CharField(max_length=64)),
-                ('request_sha256', models.CharField(max_length=64)),
-                ('result', models.JSONField()),
-                ('received_at', models.DateTimeField()),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='metering.meter')),
-                ('relay', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='binding.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("batch_id", models.CharField(max_length=64)),
+                ("request_sha256", models.CharField(max_length=64)),
+                ("result", models.JSONField()),
+                ("received_at", models.DateTimeField()),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batches",
+                        to="metering.meter",
+                    ),
+                ),
+                (
+                    "relay",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="binding.device",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PevRead',
+            name="PevRead",
             fields=[
-                ('pk', models.CompositePrimaryKey('meter_id', 'interval_start', blank=True, editable=False, primary_key=True, serialize=False)),
-                ('interval_start', models.DateTimeField()),
-                ('interval_seconds', models.PositiveIntegerField()),
-                ('wh', models.IntegerField(help_text='Watt-hours in the interval.')),
-                ('flags', models.PositiveSmallIntegerField(default=0)),
-                ('vin', models.CharField(max_length=17, verbose_name='PEV ID (VIN) as read')),
-                ('binding', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='binding.binding')),
-                ('enrollment', models.ForeignKey(blank=True, db_constraint=False, db_index=False, help_text='The billed enrollment of the bound session; empty means premise energy.', null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='enrollment.enrollment')),
-                ('meter', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='metering.meter')),
-                ('premise', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='enrollment.premise')),
-                ('batch', models.ForeignKey(db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='metering.readingbatch')),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "meter_id",
+                        "interval_start",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("interval_start", models.DateTimeField()),
+                ("interval_seconds", models.PositiveIntegerField()),
+                ("wh", models.IntegerField(help_text="Watt-hours in the interval.")),
+                ("flags", models.PositiveSmallIntegerField(default=0)),
+                ("vin", models.CharField(max_length=17, verbose_name="PEV ID (VIN) as read")),
+                (
+                    "binding",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="binding.binding",
+                    ),
+                ),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        db_index=False,
+                        help_text="The billed enrollment of the bound session; empty means premise energy.",
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="enrollment.enrollment",
+                    ),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="metering.meter",
+                    ),
+                ),
+                (
+                    "premise",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="enrollment.premise",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="metering.readingbatch",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReadRevision',
+            name="ReadRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('interval_start', models.DateTimeField()),
-                ('interval_seconds', models.PositiveIntegerField()),
-                ('wh', models.IntegerField()),
-                ('stored_wh', models.IntegerField(blank=True, help_text='The stored value it differs from.', null=True)),
-                ('vin', models.CharField(blank=True, max_length=17)),
-                ('reason', models.CharField(choices=[('conflict', 'Differs from the stored read'), ('billed', 'Interval already billed')], max_length=16)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('applied', 'Applied'), ('dismissed', 'Dismissed')], default='open', max_length=16)),
-                ('received_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='metering.readingbatch')),
-                ('import_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='pevportal.importrun')),
-                ('meter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='revisions', to='metering.meter')),
-                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("interval_start", models.DateTimeField()),
+                ("interval_seconds", models.PositiveIntegerField()),
+                ("wh", models.IntegerField()),
+                (
+                    "stored_wh",
+                    models.IntegerField(blank=True, help_text="The stored value it differs from.", null=True),
+                ),
+                ("vin", models.CharField(blank=True, max_length=17)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("conflict", "Differs from the stored read"),
+                            ("billed", "Interval already billed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("applied", "Applied"), ("dismissed", "Dismissed")],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("received_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="metering.readingbatch",
+                    ),
+                ),
+                (
+                    "import_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="pevportal.importrun",
+                    ),
+                ),
+                (
+                    "meter",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revisions",
+                        to="metering.meter",
+                    ),
+                ),
+                (
+                    "resolved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['received_at', 'id'],
+                "ordering": ["received_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='UsageRollup',
+            name="UsageRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('source', models.CharField(choices=[('premise', 'Premise meter'), ('pev', 'PEV (EUMD)')], max_length=8)),
-                ('vin', models.CharField(blank=True, max_length=17)),
-                ('period_index', models.PositiveSmallIntegerField()),
-                ('period_label', models.CharField(max_length=64)),
-                ('wh', models.BigIntegerField(default=0)),
-                ('reads', models.PositiveIntegerField(default=0)),
-                ('enrollment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='enrollment.enrollment')),
-                ('premise', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='enrollment.premise')),
-                ('tariff', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='billing.tariff')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("premise", "Premise meter"), ("pev", "PEV (EUMD)")], max_length=8
+                    ),
+                ),
+                ("vin", models.CharField(blank=True, max_length=17)),
+                ("period_index", models.PositiveSmallIntegerField()),
+                ("period_label", models.CharField(max_length=64)),
+                ("wh", models.BigIntegerField(default=0)),
+                ("reads", models.PositiveIntegerField(default=0)),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="enrollment.enrollment",
+                    ),
+                ),
+                (
+                    "premise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="enrollment.premise"
+                    ),
+                ),
+                (
+                    "tariff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="billing.tariff"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['premise', 'day', 'source', 'period_index'],
+                "ordering": ["premise", "day", "source", "period_index"],
             },
         ),
         migrations.CreateModel(
-            name='LoadCorrelation',
+            name="LoadCorrelation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('result', models.CharField(choices=[('pending', 'Pending (premise data not yet complete)'), ('pass', 'Pass'), ('warn', 'Warn'), ('fail', 'Fail')], default='pending', max_length=8)),
-                ('evidence', models.JSONField(default=dict)),
-                ('checked_at', models.DateTimeField()),
-                ('cleared_at', models.DateTimeField(blank=True, null=True)),
-                ('clear_note', models.CharField(blank=True, max_length=200)),
-                ('binding', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='correlation', to='binding.binding')),
-                ('cleared_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "result",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending (premise data not yet complete)"),
+                            ("pass", "Pass"),
+                            ("warn", "Warn"),
+                            ("fail", "Fail"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("evidence", models.JSONField(default=dict)),
+                ("checked_at", models.DateTimeField()),
+                ("cleared_at", models.DateTimeField(blank=True, null=True)),
+                ("clear_note", models.CharField(blank=True, max_length=200)),
+                (
+                    "binding",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="correlation",
+                        to="binding.binding",
+                    ),
+                ),
+                (
+                    "cleared_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('result', 'fail')), fields=['checked_at'], name='correlation_failed')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("result", "fail")),
+                        fields=["checked_at"],
+                        name="correlation_failed",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='meter',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('eumd__isnull', True), ('kind', 'premise'), ('premise__isnull', False)), models.Q(('eumd__isnull', False), ('kind', 'eumd'), ('premise__isnull', True)), _connector='OR'), name='meter_premise_or_eumd'),
+            model_name="meter",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("eumd__isnull", True), ("kind", "premise"), ("premise__isnull", False)),
+                    models.Q(("eumd__isnull", False), ("kind", "eumd"), ("premise__isnull", True)),
+                    _connector="OR",
+                ),
+                name="meter_premise_or_eumd",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='readingbatch',
-            constraint=models.UniqueConstraint(fields=('meter', 'batch_id'), name='reading_batch_once'),
+            model_name="readingbatch",
+            constraint=models.UniqueConstraint(fields=("meter", "batch_id"), name="reading_batch_once"),
         ),
         migrations.RunPython(partition_read_tables, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='pevread',
-            index=models.Index(fields=['premise', 'interval_start'], name='pevread_premise_time'),
+            model_name="pevread",
+            index=models.Index(fields=["premise", "interval_start"], name="pevread_premise_time"),
         ),
         migrations.AddIndex(
-            model_name='readrevision',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['received_at'], name='read_revision_open'),
+            model_name="readrevision",
+            index=models.Index(
+                condition=models.Q(("status", "open")), fields=["received_at"], name="read_revision_open"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='readrevision',
-            constraint=models.UniqueConstraint(fields=('meter', 'interval_start', 'interval_seconds', 'wh'), name='read_revision_once'),
+            model_name="readrevision",
+            constraint=models.UniqueConstraint(
+                fields=("meter", "interval_start", "interval_seconds", "wh"), name="read_revision_once"
+            ),
         ),
         migrations.AddIndex(
-            model_name='usagerollup',
-            index=models.Index(fields=['enrollment', 'day'], name='usage_rollup_enrollment'),
+            model_name="usagerollup",
+            index=models.Index(fields=["enrollment", "day"], name="usage_rollup_enrollment"),
         ),
         migrations.AddConstraint(
-            model_name='usagerollup',
-            constraint=models.UniqueConstraint(models.F('premise'), models.F('day'), models.F('source'), models.F('vin'), django.db.models.functions.comparison.Coalesce(models.F('enrollment'), models.Value(0)), models.F('tariff'), models.F('period_index'), name='usage_rollup_key'),
+            model_name="usagerollup",
+            constraint=models.UniqueConstraint(
+                models.F("premise"),
+                models.F("day"),
+                models.F("source"),
+                models.F("vin"),
+                django.db.models.functions.comparison.Coalesce(models.F("enrollment"), models.Value(0)),
+                models.F("tariff"),
+                models.F("period_index"),
+                name="usage_rollup_key",
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="correlationdue",
+            index=models.Index(fields=["queued_at"], name="correlation_due_queued"),
         ),
     ]

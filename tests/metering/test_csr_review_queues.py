@@ -370,3 +370,11 @@ def test_it_lists_the_queues_in_a_fixed_number_of_queries(
 
     assert revisions.context["page"].paginator.count == 10
     assert len(correlations.context["rows"]) == 5
+
+
+def test_a_bound_sessions_page_links_to_its_correlation(client, carol_csr, session):
+    client.force_login(carol_csr)
+    page = client.get(f"/csr/bindings/{session.pk}/")
+
+    assert page.status_code == 200
+    assert f"/csr/metering/correlations/{session.pk}/" in page.content.decode()
