@@ -8,9 +8,12 @@ import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
 
 DEFAULT_TIME_ZONE = "America/Los_Angeles"
 
@@ -308,3 +311,166 @@ class CriticalPeakDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d}"
+
+
+# --- Bills (issue 6; docs/billing.md) ----------------------------------------------------------------
+
+
+class BillingRun(models.Model):
+    """One billing run over a period (a calendar month in the tariffs' zone): status, progress and errors
+    a CSR watches live. Its chunks of premises are Celery tasks (billing/runs.py)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    period = models.DateField(help_text="The first day of the month billed.")
+    account = models.ForeignKey(
+        "enrollment.UtilityAccount",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text="Only this account's premises; empty means every premise.",
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    trigger = models.CharField(max_length=16, help_text="beat, command or csr")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    premises_total = models.PositiveIntegerField(default=0)
+    premises_done = models.PositiveIntegerField(default=0)
+    bills_issued = models.PositiveIntegerField(default=0)
+    bills_held = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"billing run {self.period:%Y-%m} ({self.get_status_display()})"
+
+
+class Bill(models.Model):
+    """A premise's bill for one month: final once issued — a correction is an Adjustment on a later bill.
+
+    `total` is the sum of the lines' rounded amounts (each line rounded to the cent once, half up).
+    """
+
+    account = models.ForeignKey("enrollment.UtilityAccount", on_delete=models.PROTECT, related_name="bills")
+    premise = models.ForeignKey("enrollment.Premise", on_delete=models.PROTECT, related_name="bills")
+    period = models.DateField(help_text="The first day of the month billed.")
+    starts_at = models.DateTimeField(help_text="Local midnight of the first day, in UTC.")
+    ends_at = models.DateTimeField(help_text="Local midnight after the last day, in UTC.")
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    estimated = models.BooleanField(default=False, help_text="Released from a hold with estimated data.")
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="bills", null=True, blank=True)
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period", "premise"]
+        constraints = [models.UniqueConstraint(fields=["premise", "period"], name="bill_once_per_period")]
+
+    def __str__(self) -> str:
+        return f"bill {self.period:%Y-%m} for premise {self.premise_id}: ${self.total}"
+
+
+class BillLine(models.Model):
+    """One line of a bill: quantity × unit price = the unrounded amount, rounded to the cent once."""
+
+    class Kind(models.TextChoices):
+        PEV_ENERGY = "pev_energy", "PEV energy at the plan's rate"
+        PREMISE_ENERGY = "premise_energy", "Premise energy at the default rate"
+        FIXED_CHARGE = "fixed_charge", "Fixed charge"
+        CREDIT = "credit", "Credit"
+        MINIMUM_CHARGE = "minimum_charge", "Minimum charge"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    description = models.CharField(max_length=200)
+    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    enrollment = models.ForeignKey(
+        "enrollment.Enrollment", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    period_label = models.CharField(max_length=100, blank=True, help_text="The TOU period, for energy.")
+    quantity = models.DecimalField(max_digits=14, decimal_places=3)
+    unit = models.CharField(max_length=8, help_text="kWh, day or month.")
+    unit_price = models.DecimalField(max_digits=12, decimal_places=5, null=True, blank=True)
+    amount_unrounded = models.DecimalField(max_digits=20, decimal_places=10)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["bill", "position"]
+        constraints = [models.UniqueConstraint(fields=["bill", "position"], name="billline_position")]
+
+    def __str__(self) -> str:
+        return f"{self.description}: ${self.amount}"
+
+
+class BillHold(models.Model):
+    """A premise's month that cannot be billed as it stands — missing or conflicting data — waiting for a
+    CSR to release it with an estimate or after correcting the data."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RELEASED = "released", "Released"
+
+    class Release(models.TextChoices):
+        ESTIMATE = "estimate", "Bill with an estimate (trued up on the next bill)"
+        CORRECTED = "corrected", "Data corrected: bill as measured"
+
+    premise = models.ForeignKey("enrollment.Premise", on_delete=models.PROTECT, related_name="bill_holds")
+    period = models.DateField()
+    reason = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="holds", null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    release = models.CharField(max_length=9, choices=Release.choices, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["premise", "period"], condition=Q(status="open"), name="billhold_one_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.period:%Y-%m} premise {self.premise_id}: {self.reason}"
+
+
+class Adjustment(models.Model):
+    """A correction to an issued bill, carried as a line on the premise's next bill, with its reason and
+    approver (a finalised bill never changes)."""
+
+    premise = models.ForeignKey("enrollment.Premise", on_delete=models.PROTECT, related_name="adjustments")
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Positive charges, negative credits."
+    )
+    reason = models.CharField(max_length=200)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(db_default=Now())
+    bill = models.ForeignKey(
+        Bill,
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+        null=True,
+        blank=True,
+        help_text="The bill that carries it; empty until the next bill is issued.",
+    )
+
+    def __str__(self) -> str:
+        return f"adjustment ${self.amount} for premise {self.premise_id}: {self.reason}"
