@@ -8,6 +8,7 @@ import pytest
 
 from billing.models import Tariff
 from billing.tariffs import import_tariff_file
+from tests.binding.conftest import device_ca, make_device  # noqa: F401 — bills need devices and meters
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TARIFFS = ROOT / "data" / "tariffs"

@@ -1,0 +1,184 @@
+"""Issuing bills from statements (S3; docs/billing.md): once per premise and month, final once issued.
+
+`bill_premises` is what a billing run's chunk calls: it rates the premises that have no bill for the month
+yet, issues a bill for each whose data is complete, holds the others for a CSR, and advances the metering
+`billed_through` mark of every meter a bill consumed — all in one transaction, so a chunk redone after a
+worker died issues nothing twice, and re-running a month returns the bills it already issued.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from billing.models import Adjustment, Bill, BillHold, BillingRun, BillLine
+from billing.rating import Statement, rate_premises
+from pevportal.audit import record
+from pevportal.models import Channel
+
+_THOUSANDTH = Decimal("0.001")
+
+
+@dataclass
+class Outcome:
+    issued: int = 0
+    held: int = 0
+    skipped: int = 0  # billed or held already: unchanged
+
+
+class HoldNotReleasable(Exception):
+    """The hold cannot be released that way (its data is still incomplete, or it is not open)."""
+
+
+def premises_to_bill(period: dt.date, account=None):
+    """Ids of the premises a run over `period` covers: every premise (of `account`, if given)."""
+    from enrollment.models import Premise
+
+    premises = Premise.objects.all()
+    if account is not None:
+        premises = premises.filter(account=account)
+    return premises.order_by("pk").values_list("pk", flat=True)
+
+
+def bill_premises(
+    premise_ids, period: dt.date, *, run: BillingRun | None = None, now: dt.datetime
+) -> Outcome:
+    """Bill these premises for the month of `period`; idempotent (see the module docstring)."""
+    from enrollment.models import Premise
+
+    period = period.replace(day=1)
+    outcome = Outcome()
+    with transaction.atomic():
+        # Two workers given the same premises (a redelivered chunk) take turns; the second finds the bills.
+        ids = list(
+            Premise.objects.select_for_update()
+            .filter(pk__in=list(premise_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        billed = set(
+            Bill.objects.filter(premise_id__in=ids, period=period).values_list("premise_id", flat=True)
+        )
+        held = set(
+            BillHold.objects.filter(
+                premise_id__in=ids, period=period, status=BillHold.Status.OPEN
+            ).values_list("premise_id", flat=True)
+        )
+        outcome.skipped = len(billed)
+        todo = [pk for pk in ids if pk not in billed]
+        for statement in rate_premises(todo, period) if todo else []:
+            if statement.hold is not None:
+                if statement.premise_id in held:
+                    outcome.skipped += 1
+                    continue
+                BillHold.objects.create(
+                    premise_id=statement.premise_id,
+                    period=period,
+                    reason=statement.hold.reason,
+                    detail=statement.hold.detail,
+                    run=run,
+                )
+                outcome.held += 1
+                continue
+            issue(statement, run=run, now=now)
+            if statement.premise_id in held:
+                # The data is complete now (corrected since): the hold is over.
+                BillHold.objects.filter(
+                    premise_id=statement.premise_id, period=period, status=BillHold.Status.OPEN
+                ).update(status=BillHold.Status.RELEASED, release=BillHold.Release.CORRECTED, released_at=now)
+            outcome.issued += 1
+    return outcome
+
+
+def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, estimated: bool = False) -> Bill:
+    """Write a statement as a final bill, take its pending adjustments and mark its meters billed."""
+    from metering.models import Meter
+
+    bill = Bill.objects.create(
+        account_id=statement.account_id,
+        premise_id=statement.premise_id,
+        period=statement.period,
+        starts_at=statement.starts_at,
+        ends_at=statement.ends_at,
+        total=statement.total,
+        estimated=estimated,
+        run=run,
+        issued_at=now,
+    )
+    BillLine.objects.bulk_create(
+        BillLine(
+            bill=bill,
+            position=position,
+            kind=line.kind,
+            description=line.description[:200],
+            tariff_id=line.tariff_id,
+            enrollment_id=line.enrollment_id,
+            period_label=line.period_label,
+            quantity=line.quantity.quantize(_THOUSANDTH),
+            unit=line.unit,
+            unit_price=line.unit_price,
+            amount_unrounded=line.amount_unrounded,
+            amount=line.amount,
+        )
+        for position, line in enumerate(statement.lines, start=1)
+    )
+    Adjustment.objects.filter(premise_id=statement.premise_id, bill__isnull=True).update(bill=bill)
+    # Reads up to the end of the month are billed now: later values become revisions (metering/storing.py).
+    # The meters' rows are locked in id order, as ingest locks them, so the two never deadlock.
+    meters = list(
+        Meter.objects.select_for_update()
+        .filter(pk__in=statement.meter_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    Meter.objects.filter(pk__in=meters).filter(
+        Q(billed_through__isnull=True) | Q(billed_through__lt=statement.ends_at)
+    ).update(billed_through=statement.ends_at)
+    return bill
+
+
+def release_hold(hold: BillHold, *, by, release: str, note: str, now: dt.datetime) -> Bill:
+    """A CSR releases a held month: `corrected` bills it as measured (the data must be complete now);
+    `estimate` bills it with the missing premise energy estimated pro rata, marked as an estimate."""
+    with transaction.atomic():
+        hold = BillHold.objects.select_for_update().get(pk=hold.pk)
+        if hold.status != BillHold.Status.OPEN:
+            raise HoldNotReleasable("This hold has already been released.")
+        (statement,) = rate_premises([hold.premise_id], hold.period)
+        if release == BillHold.Release.CORRECTED:
+            if statement.hold is not None:
+                raise HoldNotReleasable(
+                    f"The month still cannot be billed as measured: {statement.hold.reason}."
+                )
+            bill = issue(statement, run=hold.run, now=now)
+        else:
+            _estimate(statement)
+            bill = issue(statement, run=hold.run, now=now, estimated=True)
+        hold.status = BillHold.Status.RELEASED
+        hold.release, hold.released_by, hold.released_at, hold.note = release, by, now, note
+        hold.save()
+        record(
+            action="bill_hold.released",
+            target=hold,
+            actor=by,
+            channel=Channel.PHONE,
+            after={"release": release, "bill": bill.pk, "note": note},
+        )
+    return bill
+
+
+def _estimate(statement: Statement) -> None:
+    """Scale the measured premise energy up to the whole month, the simplest estimate a customer can
+    follow; the true-up on a later bill is a CSR adjustment for now (docs/billing.md)."""
+    detail = statement.hold.detail if statement.hold else {}
+    covered, month = detail.get("covered_seconds"), detail.get("month_seconds")
+    if covered and month and covered < month:
+        factor = Decimal(month) / Decimal(covered)
+        for line in statement.lines:
+            if line.kind == BillLine.Kind.PREMISE_ENERGY:
+                line.quantity *= factor
+                line.amount_unrounded *= factor
+                line.description = f"{line.description} (estimated)"
+    statement.hold = None

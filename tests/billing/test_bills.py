@@ -1,0 +1,110 @@
+"""Bills from interval reads (S3, Req 7, 10; BR.4, BR.6, BR.8): PEV energy at the plan, the rest of the
+premise at its default rate, fixed charges and credits by days, each line rounded once (issue 6)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from billing.bills import bill_premises, release_hold
+from billing.models import Bill, BillHold
+from metering.models import LoadCorrelation, Meter
+from tests.billing.billing_homes import BilledHome, local
+
+pytestmark = pytest.mark.django_db
+MARCH = dt.date(2026, 3, 1)
+NOW = dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def home(sce_programs, make_device):
+    return BilledHome(make_device)
+
+
+def lines(bill: Bill) -> dict[tuple, tuple]:
+    return {(line.kind, line.period_label): (line.quantity, line.amount) for line in bill.lines.all()}
+
+
+def test_it_bills_a_march_by_the_filed_rates_of_sce_tou_d(home):
+    """Hand-computed from the SCE sheets (docs/billing.md, "Worked example"): 400 Wh every quarter-hour
+    (743 hours: the clocks go forward on 8 March), and one EV charge of 8 × 1.8 kWh at 1–3 a.m. PDT."""
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3))
+    outcome = bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    assert (outcome.issued, outcome.held) == (1, 0)
+    bill = Bill.objects.get(premise=home.premise, period=MARCH)
+    assert lines(bill) == {
+        ("pev_energy", "Winter Off-Peak"): (Decimal("14.400"), Decimal("3.65")),  # × $0.25362
+        ("premise_energy", "Winter Mid-Peak"): (
+            Decimal("248.000"),
+            Decimal("128.41"),
+        ),  # 155 h × 1.6, $0.51778
+        ("premise_energy", "Winter Super Off-Peak"): (
+            Decimal("396.800"),
+            Decimal("135.92"),
+        ),  # 248 h, $0.34255
+        ("premise_energy", "Winter Off-Peak"): (
+            Decimal("529.600"),
+            Decimal("202.14"),
+        ),  # 340 h − 14.4, $0.38169
+        ("fixed_charge", ""): (Decimal("31.000"), Decimal("24.61")),  # $0.794 a day
+        ("credit", ""): (Decimal("31.000"), Decimal("-4.71")),  # EV Submeter Credit $0.152 a day
+    }
+    assert bill.total == Decimal("490.02")
+    assert bill.total == sum(line.amount for line in bill.lines.all())
+
+
+def test_billing_marks_the_meters_billed_through_the_month(home):
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3))
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    marks = set(Meter.objects.values_list("billed_through", flat=True))
+    assert marks == {local(2026, 4, 1)}
+
+
+def test_re_running_the_month_changes_nothing(home):
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+    first = list(Bill.objects.values_list("pk", "total"))
+    outcome = bill_premises([home.premise.pk], MARCH, now=NOW + dt.timedelta(days=1))
+
+    assert (outcome.issued, outcome.skipped) == (0, 1)
+    assert list(Bill.objects.values_list("pk", "total")) == first
+
+
+def test_a_failed_correlation_is_billed_at_the_default_rate(home):
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    session = home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3))
+    LoadCorrelation.objects.create(binding=session, result="fail", checked_at=NOW)
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    billed = lines(Bill.objects.get())
+    assert ("pev_energy", "Winter Off-Peak") not in billed
+    assert billed[("premise_energy", "Winter Off-Peak")][0] == Decimal("544.000")
+
+
+def test_an_unbound_session_stays_premise_energy(home):
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3), bound=False)
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    billed = lines(Bill.objects.get())
+    assert ("pev_energy", "Winter Off-Peak") not in billed
+    assert billed[("premise_energy", "Winter Off-Peak")][0] == Decimal("544.000")
+
+
+def test_missing_premise_data_holds_the_bill_for_a_csr(home, carol_csr):
+    home.premise_reads(local(2026, 3, 1), local(2026, 3, 31))  # the last day is missing
+    outcome = bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    assert (outcome.issued, outcome.held) == (0, 1)
+    hold = BillHold.objects.get()
+    assert hold.reason == "missing revenue-meter data"
+    assert not Bill.objects.exists()
+
+    bill = release_hold(hold, by=carol_csr, release="estimate", note="meter exchange", now=NOW)
+    assert bill.estimated
+    hold.refresh_from_db()
+    assert (hold.status, hold.released_by) == ("released", carol_csr)
