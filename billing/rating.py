@@ -93,6 +93,14 @@ def month_span(period: dt.date, zone) -> tuple[dt.datetime, dt.datetime]:
 
 def rate_premises(premise_ids: Sequence[int], period: dt.date) -> list[Statement]:
     """Statements for these premises' month, in a fixed number of queries per time zone."""
+    first = period.replace(day=1)
+    return rate_days(
+        premise_ids, first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    )
+
+
+def rate_days(premise_ids: Sequence[int], first_day: dt.date, last_day: dt.date) -> list[Statement]:
+    """Statements over local days first_day..last_day of one month (a bill's month, or part of one)."""
     from enrollment.models import Premise
 
     premises = list(
@@ -106,7 +114,7 @@ def rate_premises(premise_ids: Sequence[int], period: dt.date) -> list[Statement
         by_zone[premise.default_tariff.time_zone].append(premise)
     statements = []
     for group in by_zone.values():
-        statements.extend(_Month(group, period).statements())
+        statements.extend(_Span(group, first_day, last_day).statements())
     return statements
 
 
@@ -148,17 +156,19 @@ class _Prices:
         return np.array([int(run[3] * PRICE_SCALE) for run in self.runs], dtype=np.int64)
 
 
-class _Month:
-    def __init__(self, premises: list, period: dt.date):
+class _Span:
+    """Local days first_day..last_day of one month, for premises whose default tariff shares a zone."""
+
+    def __init__(self, premises: list, first_day: dt.date, last_day: dt.date):
         self.premises = {p.pk: p for p in premises}
-        self.period = period.replace(day=1)
+        self.period = first_day
         self.zone = premises[0].default_tariff.zone
-        self.start, self.end = month_span(self.period, self.zone)
+        self.start = dt.datetime.combine(first_day, dt.time(), self.zone).astimezone(UTC)
+        self.end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), self.zone).astimezone(UTC)
         self.prices = _Prices(self.start, self.end)
-        self.days = [
-            self.period + dt.timedelta(days=n)
-            for n in range(((self.period + dt.timedelta(days=32)).replace(day=1) - self.period).days)
-        ]
+        self.days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+        month = first_day.replace(day=1)
+        self.days_in_month = ((month + dt.timedelta(days=32)).replace(day=1) - month).days
 
     def statements(self) -> list[Statement]:
         from enrollment.models import Enrollment
@@ -342,8 +352,8 @@ class _Month:
             tariff_id = self.premises[premise_id].default_tariff_id
             days = versions[tariff_id]
             for version, count in _count(days).items():
-                statement.lines.extend(_fixed_charge(version, count, len(self.days)))
-                statement.lines.extend(_credits(version, count, len(self.days), ev_submeter=False))
+                statement.lines.extend(_fixed_charge(version, count, self.days_in_month))
+                statement.lines.extend(_credits(version, count, self.days_in_month, ev_submeter=False))
         for enrollment in enrollments.values():
             # The EV submeter credit, per day the enrollment was in force (prorated by days).
             plan_days = versions[enrollment.plan.tariff_id]
@@ -354,12 +364,13 @@ class _Month:
             ]
             for version, count in _count(days).items():
                 statements[enrollment.premise_id].lines.extend(
-                    _credits(version, count, len(self.days), ev_submeter=True, enrollment=enrollment)
+                    _credits(version, count, self.days_in_month, ev_submeter=True, enrollment=enrollment)
                 )
         for premise_id, statement in statements.items():
             days = versions[self.premises[premise_id].default_tariff_id]
             minimum = sum(
-                (_per_day(v.minimum_charge, v.minimum_charge_unit, len(self.days)) for v in days), Decimal(0)
+                (_per_day(v.minimum_charge, v.minimum_charge_unit, self.days_in_month) for v in days),
+                Decimal(0),
             )
             if minimum and statement.total < minimum.quantize(CENT, rounding=ROUND_HALF_UP):
                 shortfall = minimum - sum((line.amount_unrounded for line in statement.lines), Decimal(0))
