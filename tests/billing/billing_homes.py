@@ -55,7 +55,11 @@ class BilledHome:
         )
         return len(epochs)
 
-    def session(self, start: dt.datetime, end: dt.datetime, wh=1800, seconds=900, bound=True) -> Binding:
+    def session(
+        self, start: dt.datetime, end: dt.datetime, wh=1800, seconds=900, bound=True, billed_to=None
+    ) -> Binding:
+        """A plug-in at this premise; `billed_to` another enrollment makes it a guest billed there."""
+        billed = (billed_to or self.enrollment) if bound else None
         binding = Binding.objects.create(
             esci=self.esci,
             eumd=self.eumd,
@@ -64,8 +68,8 @@ class BilledHome:
             pev=self.enrollment.pev,
             premise=self.premise,
             enrollment=self.enrollment if bound else None,
-            billed_enrollment=self.enrollment if bound else None,
-            kind=Binding.Kind.REBINDING if bound else "",
+            billed_enrollment=billed,
+            kind=(Binding.Kind.GUEST if billed_to else Binding.Kind.REBINDING) if bound else "",
             state=Binding.State.ENDED if bound else Binding.State.UNBOUND,
             plugged_in_at=start,
             deadline=start + dt.timedelta(seconds=60),
@@ -87,7 +91,7 @@ class BilledHome:
                 "vin": [self.vin] * len(epochs),
                 "premise_id": np.full(len(epochs), self.premise.pk),
                 "binding_id": [str(binding.pk) if bound else None] * len(epochs),
-                "enrollment_id": [self.enrollment.pk if bound else None] * len(epochs),
+                "enrollment_id": [billed.pk if bound else None] * len(epochs),
                 "batch_id": [None] * len(epochs),
             },
         )
