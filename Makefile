@@ -6,7 +6,8 @@ INSTALLED := $(VENV)/.installed-requirements
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import bench-binding bench-ingest
+.PHONY: run test install lint format migrate demo serve simulate clean bench-cis-import bench-binding bench-ingest \
+	bench-billing
 
 install: $(INSTALLED)
 
@@ -76,3 +77,10 @@ bench-binding: install
 ## BENCH_THREADS; e.g. BENCH_EUMDS=50 BENCH_ROUNDS=1 for a quick run.
 bench-ingest: install
 	$(PY) -m bench.ingest
+
+## A month of billing through a real Celery worker against NREL PySAM Utilityrate5 rating the same reads from the
+## same database (issue 6): BENCH_PREMISES (500), BENCH_MONTH (2026-03), BENCH_ROUNDS (3), BENCH_WORKERS (1:
+## worker and PySAM processes), BENCH_PYSAM_BATCH (50), BENCH_REDIS_URL (redis://127.0.0.1:6379/9, purged),
+## BENCH_RUN_TIMEOUT (600 s); e.g. BENCH_PREMISES=100 BENCH_ROUNDS=1 for a quick run.
+bench-billing: install
+	$(PY) -m bench.billing

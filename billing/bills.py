@@ -124,7 +124,9 @@ def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, est
         )
         for position, line in enumerate(statement.lines, start=1)
     )
-    Adjustment.objects.filter(premise_id=statement.premise_id, bill__isnull=True).update(bill=bill)
+    # Only the adjustments this statement rated: one added since waits for the next bill.
+    carried = [line.adjustment_id for line in statement.lines if line.adjustment_id]
+    Adjustment.objects.filter(pk__in=carried, bill__isnull=True).update(bill=bill)
     # Reads up to the end of the month are billed now: later values become revisions (metering/storing.py).
     # The meters' rows are locked in id order, as ingest locks them, so the two never deadlock.
     meters = list(
@@ -171,14 +173,19 @@ def release_hold(hold: BillHold, *, by, release: str, note: str, now: dt.datetim
 
 def _estimate(statement: Statement) -> None:
     """Scale the measured premise energy up to the whole month, the simplest estimate a customer can
-    follow; the true-up on a later bill is a CSR adjustment for now (docs/billing.md)."""
+    follow; the true-up on a later bill is a CSR adjustment for now (docs/billing.md). Refused when there
+    is nothing to estimate from, or nothing missing (release it as corrected instead)."""
     detail = statement.hold.detail if statement.hold else {}
     covered, month = detail.get("covered_seconds"), detail.get("month_seconds")
-    if covered and month and covered < month:
-        factor = Decimal(month) / Decimal(covered)
-        for line in statement.lines:
-            if line.kind == BillLine.Kind.PREMISE_ENERGY:
-                line.quantity *= factor
-                line.amount_unrounded *= factor
-                line.description = f"{line.description} (estimated)"
+    if not covered or not month:
+        raise HoldNotReleasable(
+            "There is no revenue-meter data this month to estimate from, or nothing is missing: "
+            "correct the data, or release it as corrected."
+        )
+    factor = Decimal(month) / Decimal(covered)
+    for line in statement.lines:
+        if line.kind == BillLine.Kind.PREMISE_ENERGY:
+            line.quantity *= factor
+            line.amount_unrounded *= factor
+            line.description = f"{line.description} (estimated)"
     statement.hold = None

@@ -50,6 +50,7 @@ class LineDraft:
     tariff_id: int | None = None
     enrollment_id: int | None = None
     period_label: str = ""
+    adjustment_id: int | None = None  # the Adjustment this line carries
 
     @property
     def amount(self) -> Decimal:
@@ -178,7 +179,6 @@ class _Span:
             pk: Statement(pk, p.account_id, self.period, self.start, self.end)
             for pk, p in self.premises.items()
         }
-        holds = self._holds(ids)
         enrollments = {
             e.pk: e
             for e in Enrollment.objects.filter(premise_id__in=ids)
@@ -190,6 +190,7 @@ class _Span:
         premise_hours = self._premise_hours(ids)
         pev_rows = self._pev_hours(ids, enrollments)
         meters = self._meters(ids)
+        holds = self._holds(ids, meters)
         for pk, statement in statements.items():
             statement.hold = holds.get(pk)
             statement.meter_ids = meters.get(pk, set())
@@ -236,7 +237,7 @@ class _Span:
             .order_by()
         )
 
-    def _holds(self, ids: list[int]) -> dict[int, Hold]:
+    def _holds(self, ids: list[int], meters: dict[int, set[int]]) -> dict[int, Hold]:
         """Missing or conflicting data: the month cannot be billed as measured."""
         from metering.models import PremiseRead, ReadRevision
 
@@ -249,32 +250,38 @@ class _Span:
             .annotate(covered=Sum("interval_seconds"))
             .order_by()
         )
-        revisions = dict(
+        # Open revisions on any meter whose reads this bill would use: the revenue meter and the EUMDs.
+        open_revisions = dict(
             ReadRevision.objects.open()
             .filter(interval_start__gte=self.start, interval_start__lt=self.end)
-            .filter(Q(meter__premise_id__in=ids) | Q(meter__eumd__premise_id__in=ids))
-            .values_list("meter__premise_id")
+            .filter(meter_id__in={m for premise_meters in meters.values() for m in premise_meters})
+            .values_list("meter_id")
             .annotate(n=Count("pk"))
             .order_by()
         )
         holds = {}
         for pk in ids:
             have = covered.get(pk, 0)
+            conflicts = sum(open_revisions.get(meter_id, 0) for meter_id in meters.get(pk, ()))
             if have < seconds:
                 holds[pk] = Hold(
                     "missing revenue-meter data",
                     {"covered_seconds": int(have), "month_seconds": int(seconds)},
                 )
-            elif revisions.get(pk):
-                holds[pk] = Hold("conflicting reads awaiting CSR review", {"open_revisions": revisions[pk]})
+            elif conflicts:
+                holds[pk] = Hold("conflicting reads awaiting CSR review", {"open_revisions": conflicts})
         return holds
 
     def _meters(self, ids: list[int]) -> dict[int, set[int]]:
+        """Per premise, the meters its bill uses: its revenue meter, its own EUMDs, and any EUMD whose
+        reads were counted at the premise this month (a guest's, one inside a PEV)."""
         from metering.models import Meter, PevRead
 
         meters: dict[int, set[int]] = defaultdict(set)
-        for premise_id, meter_id in Meter.objects.filter(premise_id__in=ids).values_list("premise_id", "pk"):
-            meters[premise_id].add(meter_id)
+        for premise_id, eumd_premise_id, meter_id in Meter.objects.filter(
+            Q(premise_id__in=ids) | Q(eumd__premise_id__in=ids)
+        ).values_list("premise_id", "eumd__premise_id", "pk"):
+            meters[premise_id or eumd_premise_id].add(meter_id)
         for premise_id, meter_id in (
             PevRead.objects.filter(
                 premise_id__in=ids, interval_start__gte=self.start, interval_start__lt=self.end
@@ -394,6 +401,7 @@ class _Span:
                     "each",
                     adjustment.amount,
                     adjustment.amount,
+                    adjustment_id=adjustment.pk,
                 )
             )
 

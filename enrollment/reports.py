@@ -4,6 +4,7 @@ premises neither loads them all into memory nor times out before the first byte.
 from collections.abc import Iterator
 
 from enrollment.models import PremiseQuerySet
+from pevportal.csvexport import defuse_formula
 
 NOT_ENROLLED_COLUMNS = [
     "premise_id",
@@ -35,9 +36,4 @@ def not_enrolled_rows(premises: PremiseQuerySet) -> Iterator[list[str]]:
         "default_tariff__code",
     )
     for row in values.iterator(chunk_size=2000):
-        yield [_defuse(cell) for cell in row]
-
-
-def _defuse(value: str) -> str:
-    """Neutralise spreadsheet formula injection (a name like "=HYPERLINK(...)") in exported cells."""
-    return f"'{value}" if value and value[0] in "=+-@\t\r" else value
+        yield [defuse_formula(cell) for cell in row]

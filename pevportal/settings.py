@@ -190,6 +190,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.extend_holiday_calendars",
         "schedule": crontab(minute=0, hour=3, day_of_month=1),
     },
+    # 11:30 UTC on the 1st, when the month just ended is over in every US time zone (03:30 or 04:30 in
+    # California); at 03:30 UTC it would still be the last evening of the month there.
+    "open-monthly-billing-run": {
+        "task": "billing.tasks.open_monthly_billing_run",
+        "schedule": crontab(minute=30, hour=11, day_of_month=1),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
@@ -354,3 +360,9 @@ METERING_CORRELATION_TOLERANCE_PERCENT = env_int("METERING_CORRELATION_TOLERANCE
 METERING_CORRELATION_STEP_PERCENT = env_int("METERING_CORRELATION_STEP_PERCENT", 50)
 # The readings body is larger than other device requests; Django must let it through to the view's check.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(METERING_MAX_BATCH_BYTES, DEVICE_MAX_BODY_BYTES)
+
+# --- Billing (billing/; docs/billing.md) ------------------------------------------------------------
+# A billing run bills its premises in chunks of this many, one Celery task (and one transaction) each.
+BILLING_CHUNK_PREMISES = env_int("BILLING_CHUNK_PREMISES", 500)
+if BILLING_CHUNK_PREMISES < 1:
+    raise ImproperlyConfigured(f"BILLING_CHUNK_PREMISES must be at least 1, got {BILLING_CHUNK_PREMISES}")

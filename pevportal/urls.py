@@ -22,6 +22,8 @@ urlpatterns = [
     path("device/v1/", include("binding.api.urls")),
     path("device/v1/", include("metering.api.urls")),
     path("csr/metering/", include("metering.csr_urls")),
+    path("csr/billing/", include("billing.csr_urls")),
+    path("csr/billing/holds/", include("billing.hold_urls")),
     path("csr/", include("binding.csr_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -108,3 +108,23 @@ def test_missing_premise_data_holds_the_bill_for_a_csr(home, carol_csr):
     assert bill.estimated
     hold.refresh_from_db()
     assert (hold.status, hold.released_by) == ("released", carol_csr)
+
+
+def test_an_open_revision_of_the_eumd_holds_the_bill(home):
+    from metering.models import ReadRevision
+
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3))
+    ReadRevision.objects.create(
+        meter=home.eumd_meter,
+        interval_start=local(2026, 3, 10, 1),
+        interval_seconds=900,
+        wh=2000,
+        stored_wh=1800,
+        reason="conflict",
+        received_at=NOW,
+    )
+    outcome = bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    assert (outcome.issued, outcome.held) == (0, 1)
+    assert BillHold.objects.get().reason == "conflicting reads awaiting CSR review"

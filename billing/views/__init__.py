@@ -1,0 +1,1 @@
+"""Billing's screens for customer service representatives."""
