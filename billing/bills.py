@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from billing.models import Adjustment, Bill, BillHold, BillingRun, BillLine
-from billing.rating import Statement, rate_premises
+from billing.rating import LineDraft, Statement, rate_premises
 from pevportal.audit import record
 from pevportal.models import Channel
 
@@ -68,6 +68,7 @@ def bill_premises(
         )
         outcome.skipped = len(billed)
         todo = [pk for pk in ids if pk not in billed]
+        true_ups = _true_ups(todo, period)
         for statement in rate_premises(todo, period) if todo else []:
             if statement.hold is not None:
                 if statement.premise_id in held:
@@ -82,7 +83,10 @@ def bill_premises(
                 )
                 outcome.held += 1
                 continue
-            issue(statement, run=run, now=now)
+            trued_up = true_ups.get(statement.premise_id, [])
+            statement.lines.extend(line for _, line in trued_up)
+            bill = issue(statement, run=run, now=now)
+            Bill.objects.filter(pk__in=[estimated.pk for estimated, _ in trued_up]).update(trued_up_by=bill)
             if statement.premise_id in held:
                 # The data is complete now (corrected since): the hold is over.
                 BillHold.objects.filter(
@@ -94,7 +98,7 @@ def bill_premises(
 
 def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, estimated: bool = False) -> Bill:
     """Write a statement as a final bill, take its pending adjustments and mark its meters billed."""
-    from metering.models import Meter
+    from metering.models import Meter, MeterKind
 
     bill = Bill.objects.create(
         account_id=statement.account_id,
@@ -129,16 +133,49 @@ def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, est
     Adjustment.objects.filter(pk__in=carried, bill__isnull=True).update(bill=bill)
     # Reads up to the end of the month are billed now: later values become revisions (metering/storing.py).
     # The meters' rows are locked in id order, as ingest locks them, so the two never deadlock.
-    meters = list(
-        Meter.objects.select_for_update()
-        .filter(pk__in=statement.meter_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    meters = Meter.objects.select_for_update().filter(pk__in=statement.meter_ids)
+    if estimated:
+        # The revenue meter's missing reads may still arrive: they are stored, not kept as revisions, and
+        # the next bill trues the estimate up against them (_true_ups).
+        meters = meters.exclude(kind=MeterKind.PREMISE)
+    meters = list(meters.order_by("pk").values_list("pk", flat=True))
     Meter.objects.filter(pk__in=meters).filter(
         Q(billed_through__isnull=True) | Q(billed_through__lt=statement.ends_at)
     ).update(billed_through=statement.ends_at)
     return bill
+
+
+def _true_ups(premise_ids: list[int], period: dt.date) -> dict[int, list]:
+    """Per premise, its estimated bills of earlier months whose data is complete now, each with the line
+    that carries the difference between the measured and the estimated energy."""
+    estimated = (
+        Bill.objects.filter(
+            premise_id__in=premise_ids, estimated=True, trued_up_by__isnull=True, period__lt=period
+        )
+        .prefetch_related("lines")
+        .order_by("period")
+    )
+    found: dict[int, list] = {}
+    for bill in estimated:
+        (measured,) = rate_premises([bill.premise_id], bill.period)
+        if measured.hold is not None:
+            continue  # still incomplete: tried again next month
+        difference = _energy(measured.lines) - _energy(bill.lines.all())
+        line = LineDraft(
+            BillLine.Kind.ADJUSTMENT,
+            f"True-up of the estimated {bill.period:%B %Y} bill",
+            Decimal(1),
+            "each",
+            difference,
+            difference,
+        )
+        found.setdefault(bill.premise_id, []).append((bill, line))
+    return found
+
+
+def _energy(lines) -> Decimal:
+    energy = (BillLine.Kind.PEV_ENERGY, BillLine.Kind.PREMISE_ENERGY)
+    return sum((line.amount_unrounded for line in lines if line.kind in energy), Decimal(0))
 
 
 def release_hold(hold: BillHold, *, by, release: str, note: str, now: dt.datetime) -> Bill:
@@ -173,7 +210,7 @@ def release_hold(hold: BillHold, *, by, release: str, note: str, now: dt.datetim
 
 def _estimate(statement: Statement) -> None:
     """Scale the measured premise energy up to the whole month, the simplest estimate a customer can
-    follow; the true-up on a later bill is a CSR adjustment for now (docs/billing.md). Refused when there
+    follow; the next bill trues it up once the month's reads are complete (`_true_ups`). Refused when there
     is nothing to estimate from, or nothing missing (release it as corrected instead)."""
     detail = statement.hold.detail if statement.hold else {}
     covered, month = detail.get("covered_seconds"), detail.get("month_seconds")

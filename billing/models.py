@@ -369,6 +369,14 @@ class Bill(models.Model):
     ends_at = models.DateTimeField(help_text="Local midnight after the last day, in UTC.")
     total = models.DecimalField(max_digits=12, decimal_places=2)
     estimated = models.BooleanField(default=False, help_text="Released from a hold with estimated data.")
+    trued_up_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="trues_up",
+        null=True,
+        blank=True,
+        help_text="For an estimated bill: the later bill that carries the difference to the measured month.",
+    )
     run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="bills", null=True, blank=True)
     issued_at = models.DateTimeField()
 

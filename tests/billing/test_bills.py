@@ -128,3 +128,32 @@ def test_an_open_revision_of_the_eumd_holds_the_bill(home):
 
     assert (outcome.issued, outcome.held) == (0, 1)
     assert BillHold.objects.get().reason == "conflicting reads awaiting CSR review"
+
+
+def test_an_estimated_month_is_trued_up_on_the_next_bill_once_its_reads_arrive(home, carol_csr):
+    home.premise_reads(local(2026, 3, 1), local(2026, 3, 31))  # the last day of March is missing
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+    estimated = release_hold(
+        BillHold.objects.get(), by=carol_csr, release="estimate", note="late file", now=NOW
+    )
+    # The missing day arrives after the estimate (stored, not a revision: the revenue meter stayed open),
+    # at twice the usual load; then April is billed.
+    home.premise_reads(local(2026, 3, 31), local(2026, 4, 1), wh=800)
+    home.premise_reads(local(2026, 4, 1), local(2026, 5, 1))
+    bill_premises([home.premise.pk], dt.date(2026, 4, 1), now=dt.datetime(2026, 5, 2, tzinfo=dt.UTC))
+
+    april = Bill.objects.get(period=dt.date(2026, 4, 1))
+    (true_up,) = [line for line in april.lines.all() if line.kind == "adjustment"]
+    assert true_up.description == "True-up of the estimated March 2026 bill"
+    # March as measured (the test above, plus 1.6 kWh an hour more on the 31st: 5 h Mid-Peak, 8 h Super
+    # Off-Peak, 11 h Off-Peak) minus March as estimated (30 days' energy scaled by 743 h / 719 h).
+    measured = (
+        Decimal("256.0") * Decimal("0.51778")
+        + Decimal("409.6") * Decimal("0.34255")
+        + Decimal("561.6") * Decimal("0.38169")
+    )
+    guessed = sum(line.amount_unrounded for line in estimated.lines.all() if line.kind == "premise_energy")
+    assert true_up.amount_unrounded == measured - guessed
+    assert true_up.amount == (measured - guessed).quantize(Decimal("0.01"))
+    estimated.refresh_from_db()
+    assert estimated.trued_up_by == april
