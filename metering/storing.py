@@ -131,7 +131,7 @@ def _classify(reads: Reads, stored: dict, billed: dict, received_at, source) -> 
                 revisions.append(
                     _revision(reads, position, ReadRevision.Reason.CONFLICT, existing[1], received_at, source)
                 )
-        elif epoch < billed.get(meter_id, epoch + 1):
+        elif meter_id in billed and epoch < billed[meter_id]:
             result.conflicts += 1
             revisions.append(
                 _revision(reads, position, ReadRevision.Reason.BILLED, None, received_at, source)

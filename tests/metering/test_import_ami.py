@@ -129,3 +129,14 @@ def test_it_queues_the_sessions_it_covers_for_correlation(tmp_path, home, settin
     run(ami_file(tmp_path, quarter_hours(home.premise.meter_id, start, 16)))
 
     assert set(CorrelationDue.objects.values_list("binding_id", flat=True)) == {inside.pk}
+
+
+def test_new_intervals_among_stored_ones_are_stored(tmp_path, home):
+    """A file that fills the gaps of an earlier one: its new intervals are new reads, not revisions."""
+    every_other = quarter_hours(home.premise.meter_id, yesterday(), 8)[::2]
+    run(ami_file(tmp_path, every_other, "first.csv"))
+    out, _ = run(ami_file(tmp_path, quarter_hours(home.premise.meter_id, yesterday(), 8), "all.csv"))
+
+    assert "accepted: 4; duplicates: 4; conflicting: 0" in out
+    assert PremiseRead.objects.count() == 8
+    assert not ReadRevision.objects.exists()

@@ -242,3 +242,13 @@ def test_the_readings_endpoint_is_in_the_openapi_schema(client, db):
     operation = schema["paths"]["/device/v1/readings"]["post"]
     assert operation["operationId"] == "readings_create"
     assert {"200", "400", "401", "403", "409", "413", "429"} <= set(operation["responses"])
+
+
+def test_a_batch_filling_gaps_between_stored_reads_stores_them(client, home):
+    reads = home.reads(day_start(2), 8)
+    home.post(client, reads[::2], batch_id="odd")
+    result = home.post(client, reads, batch_id="all").json()
+
+    assert (result["accepted"], result["duplicates"], result["conflicts"]) == (4, 4, 0)
+    assert PevRead.objects.count() == 8
+    assert not ReadRevision.objects.exists()
