@@ -157,3 +157,20 @@ def test_an_estimated_month_is_trued_up_on_the_next_bill_once_its_reads_arrive(h
     assert true_up.amount == (measured - guessed).quantize(Decimal("0.01"))
     estimated.refresh_from_db()
     assert estimated.trued_up_by == april
+
+
+def test_a_bill_below_the_minimum_charge_is_brought_up_to_it(home):
+    from billing.models import TariffVersion
+
+    TariffVersion.objects.filter(tariff=home.premise.default_tariff).update(
+        minimum_charge=Decimal("600"), minimum_charge_unit="month"
+    )
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    bill = Bill.objects.get()
+    (minimum,) = [line for line in bill.lines.all() if line.kind == "minimum_charge"]
+    assert bill.total == Decimal("600.00")
+    assert minimum.amount == Decimal("600.00") - sum(
+        line.amount for line in bill.lines.all() if line.kind != "minimum_charge"
+    )
