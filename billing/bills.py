@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from billing.models import Adjustment, Bill, BillHold, BillingRun, BillLine
-from billing.rating import LineDraft, Statement, rate_premises
+from billing.rating import LineDraft, Statement, month_span, rate_premises
 from pevportal.audit import record
 from pevportal.models import Channel
 
@@ -47,6 +47,7 @@ def bill_premises(
 ) -> Outcome:
     """Bill these premises for the month of `period`; idempotent (see the module docstring)."""
     from enrollment.models import Premise
+    from metering.models import Meter
 
     period = period.replace(day=1)
     outcome = Outcome()
@@ -55,6 +56,14 @@ def bill_premises(
         ids = list(
             Premise.objects.select_for_update()
             .filter(pk__in=list(premise_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # The chunk's meters too, in one statement in id order as ingest and imports lock them (no
+        # deadlock), and before rating: a read stored meanwhile would miss this bill yet be marked billed.
+        list(
+            Meter.objects.select_for_update()
+            .filter(Q(premise_id__in=ids) | Q(eumd__premise_id__in=ids))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -85,8 +94,7 @@ def bill_premises(
                 continue
             trued_up = true_ups.get(statement.premise_id, [])
             statement.lines.extend(line for _, line in trued_up)
-            bill = issue(statement, run=run, now=now)
-            Bill.objects.filter(pk__in=[estimated.pk for estimated, _ in trued_up]).update(trued_up_by=bill)
+            issue(statement, run=run, now=now, trues_up=[estimated.pk for estimated, _ in trued_up])
             if statement.premise_id in held:
                 # The data is complete now (corrected since): the hold is over.
                 BillHold.objects.filter(
@@ -96,8 +104,11 @@ def bill_premises(
     return outcome
 
 
-def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, estimated: bool = False) -> Bill:
-    """Write a statement as a final bill, take its pending adjustments and mark its meters billed."""
+def issue(
+    statement: Statement, *, run: BillingRun | None, now: dt.datetime, estimated: bool = False, trues_up=()
+) -> Bill:
+    """Write a statement as a final bill, take its pending adjustments and mark its meters billed.
+    `trues_up`: ids of estimated bills whose true-up lines the statement carries."""
     from metering.models import Meter, MeterKind
 
     bill = Bill.objects.create(
@@ -131,18 +142,32 @@ def issue(statement: Statement, *, run: BillingRun | None, now: dt.datetime, est
     # Only the adjustments this statement rated: one added since waits for the next bill.
     carried = [line.adjustment_id for line in statement.lines if line.adjustment_id]
     Adjustment.objects.filter(pk__in=carried, bill__isnull=True).update(bill=bill)
+    Bill.objects.filter(pk__in=list(trues_up)).update(trued_up_by=bill)
     # Reads up to the end of the month are billed now: later values become revisions (metering/storing.py).
-    # The meters' rows are locked in id order, as ingest locks them, so the two never deadlock.
-    meters = Meter.objects.select_for_update().filter(pk__in=statement.meter_ids)
-    if estimated:
-        # The revenue meter's missing reads may still arrive: they are stored, not kept as revisions, and
-        # the next bill trues the estimate up against them (_true_ups).
-        meters = meters.exclude(kind=MeterKind.PREMISE)
-    meters = list(meters.order_by("pk").values_list("pk", flat=True))
-    Meter.objects.filter(pk__in=meters).filter(
+    # The EUMDs' marks move to the month's end; the revenue meter's stops at the first month of this
+    # premise still waiting for data — held, or estimated and not yet trued up — so that month's missing
+    # reads are still stored when they arrive (and this bill, if estimated, is trued up against them).
+    Meter.objects.filter(pk__in=statement.meter_ids).exclude(kind=MeterKind.PREMISE).filter(
         Q(billed_through__isnull=True) | Q(billed_through__lt=statement.ends_at)
     ).update(billed_through=statement.ends_at)
+    through = min([statement.ends_at, *_still_open(statement.premise_id, statement.ends_at)])
+    Meter.objects.filter(pk__in=statement.meter_ids, kind=MeterKind.PREMISE).filter(
+        Q(billed_through__isnull=True) | Q(billed_through__lt=through)
+    ).update(billed_through=through)
     return bill
+
+
+def _still_open(premise_id: int, before: dt.datetime) -> list[dt.datetime]:
+    """Starts of this premise's months still waiting for revenue-meter data: open holds and estimated
+    bills not yet trued up."""
+    from enrollment.models import Premise
+
+    zone = Premise.objects.select_related("default_tariff").get(pk=premise_id).default_tariff.zone
+    held = BillHold.objects.filter(premise_id=premise_id, status=BillHold.Status.OPEN)
+    starts = [month_span(period, zone)[0] for period in held.values_list("period", flat=True)]
+    estimated = Bill.objects.filter(premise_id=premise_id, estimated=True, trued_up_by__isnull=True)
+    starts += estimated.values_list("starts_at", flat=True)
+    return [start for start in starts if start < before]
 
 
 def _true_ups(premise_ids: list[int], period: dt.date) -> dict[int, list]:
@@ -220,9 +245,18 @@ def _estimate(statement: Statement) -> None:
             "correct the data, or release it as corrected."
         )
     factor = Decimal(month) / Decimal(covered)
+    # A minimum charge tops the measured lines up to the minimum: scaled lines need a new top-up, if any.
+    minimum = [line for line in statement.lines if line.kind == BillLine.Kind.MINIMUM_CHARGE]
+    floor = sum((line.amount_unrounded for line in statement.lines), Decimal(0)) if minimum else None
+    statement.lines = [line for line in statement.lines if line.kind != BillLine.Kind.MINIMUM_CHARGE]
     for line in statement.lines:
         if line.kind == BillLine.Kind.PREMISE_ENERGY:
             line.quantity *= factor
             line.amount_unrounded *= factor
             line.description = f"{line.description} (estimated)"
+    if floor is not None:
+        shortfall = floor - sum((line.amount_unrounded for line in statement.lines), Decimal(0))
+        if shortfall > 0:
+            minimum[0].amount_unrounded = shortfall
+            statement.lines.append(minimum[0])
     statement.hold = None

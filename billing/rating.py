@@ -13,7 +13,7 @@ For each premise and month (a calendar month in its default tariff's time zone):
 Set-based: the reads are summed per premise (or enrollment) and UTC hour in SQL, and priced with numpy
 over whole arrays — the price of an interval is that of its local start, and tariff periods change only
 on the hour, so every interval inside one UTC hour has one price (checked: a zone whose offset is not a
-whole number of hours is refused). Amounts are exact decimals: Wh × price in units of 10⁻⁸ $.
+whole number of hours is refused). Amounts are exact decimals: kWh (Wh / 1000) × the tariff's price.
 """
 
 import datetime as dt
@@ -31,7 +31,6 @@ from billing.schedule import price_segments
 
 UTC = dt.UTC
 CENT = Decimal("0.01")
-PRICE_SCALE = 10**5  # prices have 5 decimal places (MONEY); amounts are kept in Wh × 1e-5 $ units
 KWH = Decimal(1000)
 
 
@@ -152,9 +151,6 @@ class _Prices:
             last = int(np.ceil((segment.end - self.start).total_seconds() / 3600))
             keys[first:last] = key
         return keys
-
-    def price_units(self) -> np.ndarray:
-        return np.array([int(run[3] * PRICE_SCALE) for run in self.runs], dtype=np.int64)
 
 
 class _Span:
@@ -303,7 +299,10 @@ class _Span:
         for premise_id, hour, wh in premise_hours:
             net[premise_id][self._hour(hour)] += wh
         billed: dict[tuple, np.ndarray] = {}
+        in_force = self._enrollments_in_force({row[1] for row in pev_rows})
         for premise_id, enrollment_id, hour, wh in pev_rows:
+            if enrollment_id not in in_force:
+                continue  # billed to no enrollment this month (it had ended): it stays premise energy
             index = self._hour(hour)
             if premise_id in net:
                 net[premise_id][index] -= wh
@@ -319,6 +318,15 @@ class _Span:
         for premise_id, wh in net.items():
             tariff_id = self.premises[premise_id].default_tariff_id
             statements[premise_id].lines.extend(self._priced(BillLine.Kind.PREMISE_ENERGY, tariff_id, wh))
+
+    def _enrollments_in_force(self, ids: set) -> set:
+        from enrollment.models import Enrollment
+
+        return set(
+            Enrollment.objects.filter(pk__in=ids, effective_from__lt=self.end)
+            .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=self.start))
+            .values_list("pk", flat=True)
+        )
 
     def _priced(self, kind: str, tariff_id: int, wh: np.ndarray, enrollment_id=None) -> list[LineDraft]:
         """One line per price run (version, period, price) with energy in it."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -91,6 +92,8 @@ def _validate_row(values: dict[str, str], now: dt.datetime) -> AmiRow:
             errors["interval_start"] = f"is not aligned to {seconds} s intervals"
         elif start + dt.timedelta(seconds=seconds) > now:
             errors["interval_start"] = "the interval has not ended yet (future timestamp)"
+        elif start < now - dt.timedelta(days=settings.METERING_MAX_READ_AGE_DAYS):
+            errors["interval_start"] = f"older than {settings.METERING_MAX_READ_AGE_DAYS} days: not accepted"
     try:
         wh = int(values["wh"])
     except ValueError:

@@ -30,6 +30,7 @@ FUTURE_SLACK_SECONDS = 5
 # YYYY-MM-DDTHH:MM:SSZ: the separators' positions and characters, checked on the whole column at once.
 _SEPARATOR_POSITIONS = [4, 7, 10, 13, 16, 19]
 _SEPARATORS = np.array([ord(c) for c in "--T::Z"], dtype=np.uint32)
+_DIGIT_POSITIONS = [n for n in range(19) if n not in _SEPARATOR_POSITIONS]
 
 
 @dataclass
@@ -54,6 +55,7 @@ class _Rules:
     max_wh_per_second: float
     base_flags: int
     latest_end: int
+    earliest_start: int  # older reads are refused: a device clock reset to 1970 must not create partitions
 
     @classmethod
     def of(cls, eumd: Device, signed_at: dt.datetime | None, now: dt.datetime) -> "_Rules":
@@ -68,6 +70,7 @@ class _Rules:
             max_wh_per_second=eumd.max_power_w / 3600,
             base_flags=Flag.CLOCK_DRIFT if drifted else 0,
             latest_end=int(now.timestamp()) + FUTURE_SLACK_SECONDS,
+            earliest_start=int(now.timestamp()) - settings.METERING_MAX_READ_AGE_DAYS * 86400,
         )
 
 
@@ -99,7 +102,11 @@ def _fast(reads: list, rules: _Rules) -> Checked | None:
         return None
     count = len(reads)
     characters = np.array(starts, dtype="U20").view(np.uint32).reshape(count, 20)
-    if not (characters[:, _SEPARATOR_POSITIONS] == _SEPARATORS).all():
+    digits = characters[:, _DIGIT_POSITIONS]
+    if (
+        not (characters[:, _SEPARATOR_POSITIONS] == _SEPARATORS).all()
+        or not ((digits >= ord("0")) & (digits <= ord("9"))).all()
+    ):
         return None
     try:
         epoch = np.array([text[:19] for text in starts], dtype="datetime64[s]").astype(np.int64)
@@ -112,6 +119,7 @@ def _fast(reads: list, rules: _Rules) -> Checked | None:
         not np.isin(seconds, INTERVAL_LENGTHS).all()
         or (epoch % seconds).any()
         or (ends > rules.latest_end).any()
+        or (epoch < rules.earliest_start).any()
         or (np.abs(wh) > WH_LIMIT).any()
         or np.unique(epoch).size != count
     ):
@@ -192,6 +200,8 @@ def _check_one(read, rules: _Rules, vin_problems: dict) -> tuple[str | None, tup
         return f"interval_start is not aligned to {seconds} s intervals", None
     if epoch + seconds > rules.latest_end:
         return "the interval has not ended yet (future timestamp)", None
+    if epoch < rules.earliest_start:
+        return f"older than {settings.METERING_MAX_READ_AGE_DAYS} days: not accepted", None
     if (
         rules.switch_epoch is not None
         and epoch + seconds > rules.switch_epoch

@@ -350,6 +350,8 @@ METERING_MAX_BATCH_READS = env_int("METERING_MAX_BATCH_READS", 10_000)
 METERING_MAX_BATCH_BYTES = env_int("METERING_MAX_BATCH_BYTES", 4 * 1024 * 1024)
 # A batch signed this far from the server clock flags its reads `clock_drift` (NF.1: devices keep UTC to 1 s).
 METERING_CLOCK_DRIFT_SECONDS = env_int("METERING_CLOCK_DRIFT_SECONDS", 5)
+# Reads older than this are refused (a device whose clock reset must not create years of partitions).
+METERING_MAX_READ_AGE_DAYS = env_int("METERING_MAX_READ_AGE_DAYS", 400)
 # Daily partitions of the read tables are created this many days ahead (metering/partitions.py).
 METERING_PARTITIONS_AHEAD_DAYS = env_int("METERING_PARTITIONS_AHEAD_DAYS", 7)
 # Load correlation (Req 15): PEV energy may exceed the premise meter's in an interval by this much before

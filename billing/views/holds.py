@@ -132,7 +132,7 @@ class ReleaseHoldView(CsrRequiredMixin, View):
         if release == BillHold.Release.ESTIMATE:
             done = _(
                 "Billed %(period)s for premise %(premise)s with an estimate: total %(total)s. "
-                "True it up with an adjustment once the data is in."
+                "The next bill trues it up once the month's reads are complete."
             )
         else:
             done = _("Billed %(period)s for premise %(premise)s as measured: total %(total)s.")

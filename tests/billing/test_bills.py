@@ -174,3 +174,56 @@ def test_a_bill_below_the_minimum_charge_is_brought_up_to_it(home):
     assert minimum.amount == Decimal("600.00") - sum(
         line.amount for line in bill.lines.all() if line.kind != "minimum_charge"
     )
+
+
+def test_billing_a_later_month_leaves_a_held_month_open_for_its_missing_reads(home, tmp_path):
+    import io
+
+    from django.core.management import call_command
+
+    home.premise_reads(local(2026, 3, 1), local(2026, 3, 31))  # March's last day is missing: held
+    home.premise_reads(local(2026, 4, 1), local(2026, 5, 1))
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+    bill_premises([home.premise.pk], dt.date(2026, 4, 1), now=dt.datetime(2026, 5, 2, tzinfo=dt.UTC))
+
+    assert Meter.objects.get(pk=home.premise_meter.pk).billed_through == local(2026, 3, 1)
+    # The missing day arrives from the head-end: stored, not kept as revisions, so March bills as measured.
+    day = [local(2026, 3, 31) + dt.timedelta(minutes=15 * k) for k in range(96)]
+    path = tmp_path / "late.csv"
+    path.write_text(
+        "meter_id,interval_start,interval_seconds,wh\n"
+        + "".join(f"{home.premise.meter_id},{at:%Y-%m-%dT%H:%M:%SZ},900,400\n" for at in day)
+    )
+    out = io.StringIO()
+    call_command("import_ami", str(path), stdout=out, stderr=io.StringIO())
+    assert "accepted: 96" in out.getvalue()
+
+    bill = release_hold(BillHold.objects.get(), by=None, release="corrected", note="file arrived", now=NOW)
+    assert not bill.estimated
+    # The worked example without its EV charge: 544 kWh Off-Peak ($207.64) instead of 529.6 + PEV $3.65.
+    assert bill.total == Decimal("491.87")
+
+
+def test_an_estimate_keeps_the_minimum_charge_at_the_minimum(home, carol_csr):
+    from billing.models import TariffVersion
+
+    TariffVersion.objects.filter(tariff=home.premise.default_tariff).update(
+        minimum_charge=Decimal("600"), minimum_charge_unit="month"
+    )
+    home.premise_reads(local(2026, 3, 1), local(2026, 3, 16))  # half a month: held
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+    bill = release_hold(BillHold.objects.get(), by=carol_csr, release="estimate", note="meter swap", now=NOW)
+
+    assert bill.total == Decimal("600.00")
+
+
+def test_pev_energy_after_the_enrollment_ended_stays_premise_energy(home):
+    home.enrollment.effective_to = local(2026, 3, 1)
+    home.enrollment.save()
+    home.premise_reads(local(2026, 3, 1), local(2026, 4, 1))
+    home.session(local(2026, 3, 10, 1), local(2026, 3, 10, 3))
+    bill_premises([home.premise.pk], MARCH, now=NOW)
+
+    billed = lines(Bill.objects.get())
+    assert ("pev_energy", "Winter Off-Peak") not in billed
+    assert billed[("premise_energy", "Winter Off-Peak")][0] == Decimal("544.000")

@@ -96,6 +96,8 @@ def test_a_good_batch_takes_the_fast_path_with_its_flags():
         {"pev_id": "1HGCM82633A004353"},
         {"quality": None},
         {"extra": 1},
+        {"interval_start": "+026-11-20T10:00:00Z"},
+        {"interval_start": "1970-01-01T00:00:00Z"},
     ],
 )
 def test_one_bad_read_sends_the_batch_to_the_slow_path(bad):
