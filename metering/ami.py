@@ -122,7 +122,18 @@ def _check_across_rows(parsed: ParsedFile) -> None:
         elif (earlier[1].seconds, earlier[1].wh) != (row.seconds, row.wh):
             reason = f"conflicts with line {earlier[0]} (same meter and interval)"
             parsed.errors.append(RowError(line, "wh", reason))
-    parsed.rows = kept
+    # Reads of another length over the same time would count the energy twice.
+    overlapping = set()
+    reach: dict[str, tuple[dt.datetime, int]] = {}
+    for line, row in sorted(kept, key=lambda item: (item[1].meter_id, item[1].start, item[0])):
+        end, earlier_line = reach.get(row.meter_id, (None, 0))
+        if end is not None and row.start < end:
+            overlapping.add(line)
+            reason = f"overlaps line {earlier_line} (same meter, another interval length)"
+            parsed.errors.append(RowError(line, "interval_start", reason))
+            continue
+        reach[row.meter_id] = (row.start + dt.timedelta(seconds=row.seconds), line)
+    parsed.rows = [(line, row) for line, row in kept if line not in overlapping]
 
 
 def _check_meters(parsed: ParsedFile) -> None:

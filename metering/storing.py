@@ -10,6 +10,7 @@ One range query finds what is stored, the classification runs on whole columns (
 in with one COPY (`pevportal.bulk.insert_columns`) — a handful of statements whatever the size.
 """
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from metering.models import Meter, ReadRevision
 from pevportal.bulk import insert_columns
 
 UTC = dt.UTC
+LONGEST_INTERVAL = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -82,10 +84,11 @@ def store(model: type[models.Model], reads: Reads, *, received_at: dt.datetime, 
     }
     first = dt.datetime.fromtimestamp(int(reads.epoch.min()), UTC)
     last = dt.datetime.fromtimestamp(int(reads.epoch.max()), UTC)
+    # From an hour earlier: a stored read up to an hour long that starts before `first` may still overlap.
     stored = {
         (meter_id, int(start.timestamp())): (seconds, wh)
         for meter_id, start, seconds, wh in model.objects.filter(
-            meter_id__in=meter_ids, interval_start__gte=first, interval_start__lte=last
+            meter_id__in=meter_ids, interval_start__gte=first - LONGEST_INTERVAL, interval_start__lte=last
         ).values_list("meter_id", "interval_start", "interval_seconds", "wh")
     }
     if not stored and not billed:
@@ -118,6 +121,7 @@ def _classify(reads: Reads, stored: dict, billed: dict, received_at, source) -> 
     """The slow path, when something is already stored or billed in the span: one read at a time."""
     accepted, revisions = [], []
     result = Stored(accepted=np.zeros(0, dtype=np.int64))
+    spans = _Spans(stored)
     rows = zip(
         reads.meter.tolist(), reads.epoch.tolist(), reads.seconds.tolist(), reads.wh.tolist(), strict=True
     )
@@ -131,6 +135,13 @@ def _classify(reads: Reads, stored: dict, billed: dict, received_at, source) -> 
                 revisions.append(
                     _revision(reads, position, ReadRevision.Reason.CONFLICT, existing[1], received_at, source)
                 )
+        elif spans.overlaps(meter_id, epoch, epoch + seconds):
+            # Another length over the same time (e.g. 5-minute reads over stored 15-minute ones): storing
+            # both would count the energy twice.
+            result.conflicts += 1
+            revisions.append(
+                _revision(reads, position, ReadRevision.Reason.CONFLICT, None, received_at, source)
+            )
         elif meter_id in billed and epoch < billed[meter_id]:
             result.conflicts += 1
             revisions.append(
@@ -140,6 +151,26 @@ def _classify(reads: Reads, stored: dict, billed: dict, received_at, source) -> 
             accepted.append(position)
     result.accepted = np.array(accepted, dtype=np.int64)
     return result, revisions
+
+
+class _Spans:
+    """The stored reads of each meter as sorted [start, end) spans, to find overlaps by bisection."""
+
+    def __init__(self, stored: dict):
+        by_meter: dict[int, list] = {}
+        for (meter_id, start), (seconds, _) in stored.items():
+            by_meter.setdefault(meter_id, []).append((start, start + seconds))
+        self.starts = {m: [a for a, _ in sorted(spans)] for m, spans in by_meter.items()}
+        self.ends = {m: [b for _, b in sorted(spans)] for m, spans in by_meter.items()}
+
+    def overlaps(self, meter_id: int, start: int, end: int) -> bool:
+        starts = self.starts.get(meter_id)
+        if not starts:
+            return False
+        # Stored reads of one meter never overlap each other, so only the last one starting before `end`
+        # can reach past `start`.
+        position = bisect.bisect_left(starts, end) - 1
+        return position >= 0 and self.ends[meter_id][position] > start
 
 
 def _revision(reads: Reads, position: int, reason: str, stored_wh, received_at, source: dict) -> ReadRevision:

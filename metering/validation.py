@@ -121,7 +121,7 @@ def _fast(reads: list, rules: _Rules) -> Checked | None:
         or (ends > rules.latest_end).any()
         or (epoch < rules.earliest_start).any()
         or (np.abs(wh) > WH_LIMIT).any()
-        or np.unique(epoch).size != count
+        or _overlapping(epoch, ends)
     ):
         return None
     if (
@@ -159,6 +159,11 @@ def _slow(reads: list, rules: _Rules) -> Checked:
                 continue
             reason = f"conflicts with read {earlier[0]} of this batch (same interval)"
         rejected.append({"index": index, "reason": reason})
+    for row, earlier in _overlaps(kept):
+        kept.remove(row)
+        rejected.append(
+            {"index": row[0], "reason": f"overlaps read {earlier} of this batch (another length)"}
+        )
     columns = list(zip(*kept, strict=True)) if kept else [()] * 7
     index, epoch, seconds, wh, flags, vins, starts = columns
     return Checked(
@@ -172,6 +177,25 @@ def _slow(reads: list, rules: _Rules) -> Checked:
         rejected,
         duplicates,
     )
+
+
+def _overlapping(starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether any two intervals overlap (equal starts included)."""
+    order = np.argsort(starts, kind="stable")
+    return bool((starts[order][1:] < ends[order][:-1]).any())
+
+
+def _overlaps(kept: list[tuple]) -> list[tuple]:
+    """(row, index of the read it overlaps) for each kept read that overlaps an earlier-starting one."""
+    found = []
+    reach, reach_index = None, None
+    for row in sorted(kept, key=lambda r: (r[1], r[0])):
+        index, epoch, seconds = row[0], row[1], row[2]
+        if reach is not None and epoch < reach:
+            found.append((row, reach_index))
+            continue
+        reach, reach_index = epoch + seconds, index
+    return found
 
 
 def _check_one(read, rules: _Rules, vin_problems: dict) -> tuple[str | None, tuple | None]:

@@ -140,3 +140,17 @@ def test_new_intervals_among_stored_ones_are_stored(tmp_path, home):
     assert "accepted: 4; duplicates: 4; conflicting: 0" in out
     assert PremiseRead.objects.count() == 8
     assert not ReadRevision.objects.exists()
+
+
+def test_rows_of_another_length_over_the_same_time_are_an_error(tmp_path, home):
+    start = yesterday()
+    rows = [
+        (home.premise.meter_id, stamp(start), 900, 400),
+        (home.premise.meter_id, stamp(start + dt.timedelta(minutes=5)), 300, 100),
+    ]
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_ami", ami_file(tmp_path, rows), stdout=io.StringIO(), stderr=err)
+
+    assert "line 3: interval_start: overlaps line 2" in err.getvalue()
+    assert not PremiseRead.objects.exists()

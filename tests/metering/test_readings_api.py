@@ -252,3 +252,21 @@ def test_a_batch_filling_gaps_between_stored_reads_stores_them(client, home):
     assert (result["accepted"], result["duplicates"], result["conflicts"]) == (4, 4, 0)
     assert PevRead.objects.count() == 8
     assert not ReadRevision.objects.exists()
+
+
+def test_reads_of_another_length_over_stored_ones_are_conflicts_not_counted_twice(client, home):
+    start = day_start(2)
+    home.post(client, home.reads(start, 4, wh=1500), batch_id="quarters")
+    result = home.post(client, home.reads(start, 12, seconds=300, wh=500), batch_id="fives").json()
+
+    assert (result["accepted"], result["conflicts"]) == (0, 12)
+    assert sum(PevRead.objects.values_list("wh", flat=True)) == 6000
+
+
+def test_reads_overlapping_within_a_batch_are_rejected(client, home):
+    start = day_start(2)
+    reads = home.reads(start, 1) + home.reads(start + dt.timedelta(minutes=5), 1, seconds=300)
+    result = home.post(client, reads).json()
+
+    assert result["accepted"] == 1
+    assert result["rejected"] == [{"index": 1, "reason": "overlaps read 0 of this batch (another length)"}]
