@@ -119,18 +119,14 @@ def load_data_set(count: int, first_day: dt.date) -> DataSet:
     """`count` homes with a month of reads, written set-based (COPY); returns what was generated."""
     from django.db import connection
 
-    from bench.enrollment_import import load_registry, vin
+    from bench.enrollment_import import enroll_homes, load_registry
     from billing.models import Tariff
     from enrollment.models import (
         Enrollment,
-        EnrollmentChannel,
-        Pev,
         PlanAssignment,
-        Premise,
         ServicePlan,
-        UtilityAccount,
     )
-    from pevportal.bulk import insert_rows, rows_by_key
+    from pevportal.bulk import insert_rows
 
     load_registry(count)  # tariffs, programmes (holiday calendars built), a customer, account, premise each
     default = Tariff.objects.get(code="SCE-TOU-D-4-9PM")
@@ -139,47 +135,8 @@ def load_data_set(count: int, first_day: dt.date) -> DataSet:
     intervals = int((month.end + dt.timedelta(days=1) - first) / INTERVAL)
     enrolled = first - dt.timedelta(days=60)
     plans = {p.code: p for p in ServicePlan.objects.filter(code__in=["ev-prime", "ev-standard"])}
-    keys = [f"{n:09d}" for n in range(count)]
-    vins = [vin(n) for n in range(count)]
     home_plans = [plans["ev-standard" if n % 3 == 0 else "ev-prime"] for n in range(count)]
-    insert_rows(Pev, ["vin", "make", "model", "year"], ((v, "Tesla", "Model 3", 2019) for v in vins))
-    pevs = rows_by_key(Pev, "vin", vins)
-    premises = rows_by_key(Premise, "premise_id", [f"P{k}" for k in keys])
-    accounts = rows_by_key(UtilityAccount, "number", [f"8{k}" for k in keys])
-    insert_rows(
-        Enrollment,
-        [
-            "pev_id",
-            "account_id",
-            "premise_id",
-            "plan_id",
-            "status",
-            "channel",
-            "guest_charging",
-            "guest_vins",
-            "allow_roaming",
-            "effective_from",
-            "ended_reason",
-            "created_at",
-        ],
-        (
-            (
-                pevs[v]["pk"],
-                accounts[f"8{k}"]["pk"],
-                premises[f"P{k}"]["pk"],
-                plan.pk,
-                Enrollment.Status.ACTIVE,
-                EnrollmentChannel.IMPORT,
-                "declined",
-                [],
-                False,
-                enrolled,
-                "",
-                enrolled,
-            )
-            for k, v, plan in zip(keys, vins, home_plans, strict=True)
-        ),
-    )
+    keys, vins, pevs, premises = enroll_homes(count, home_plans, enrolled)
     enrollments = dict(Enrollment.objects.values_list("pev_id", "pk"))
     insert_rows(
         PlanAssignment,

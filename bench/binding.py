@@ -99,57 +99,18 @@ def load_homes(count: int) -> list[Home]:
     from django.utils import timezone
     from joserfc.jwk import ECKey
 
-    from bench.enrollment_import import load_registry, vin
+    from bench.enrollment_import import enroll_homes, load_registry
     from binding import parameters, proofs
     from binding.ca import issue_key_and_certificate
     from binding.identity import certificate_lfdi, sfdi
     from binding.models import Binding, Device, DeviceKind, PevKey
-    from enrollment.models import Enrollment, EnrollmentChannel, Pev, Premise, ServicePlan, UtilityAccount
-    from pevportal.bulk import insert_rows, rows_by_key
+    from enrollment.models import Enrollment, ServicePlan
+    from pevportal.bulk import insert_rows
 
     now = timezone.now()
     load_registry(count)  # tariffs, programmes, and one customer, account and premise per home
     plan = ServicePlan.objects.select_related("tariff").get(code="ev-standard")
-    keys = [f"{n:09d}" for n in range(count)]
-    vins = [vin(n) for n in range(count)]
-    insert_rows(Pev, ["vin", "make", "model", "year"], ((v, "Tesla", "Model 3", 2019) for v in vins))
-    pevs = rows_by_key(Pev, "vin", vins)
-    premises = rows_by_key(Premise, "premise_id", [f"P{k}" for k in keys])
-    accounts = rows_by_key(UtilityAccount, "number", [f"8{k}" for k in keys])
-    insert_rows(
-        Enrollment,
-        [
-            "pev_id",
-            "account_id",
-            "premise_id",
-            "plan_id",
-            "status",
-            "channel",
-            "guest_charging",
-            "guest_vins",
-            "allow_roaming",
-            "effective_from",
-            "ended_reason",
-            "created_at",
-        ],
-        (
-            (
-                pevs[v]["pk"],
-                accounts[f"8{k}"]["pk"],
-                premises[f"P{k}"]["pk"],
-                plan.pk,
-                Enrollment.Status.ACTIVE,
-                EnrollmentChannel.IMPORT,
-                "declined",
-                [],
-                False,
-                now - dt.timedelta(days=30),
-                "",
-                now - dt.timedelta(days=30),
-            )
-            for k, v in zip(keys, vins, strict=True)
-        ),
-    )
+    keys, vins, pevs, premises = enroll_homes(count, [plan] * count, now - dt.timedelta(days=30))
     enrollments = dict(Enrollment.objects.values_list("pev_id", "pk"))
 
     # Every ESCI and EUMD gets its own key and a certificate from the (temporary) device CA.

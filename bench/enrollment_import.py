@@ -150,3 +150,53 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def enroll_homes(count: int, plans: list, enrolled: dt.datetime) -> tuple[list, list, dict, dict]:
+    """After load_registry(count): one PEV per home, actively enrolled there from `enrolled` in the plan
+    `plans[n]` (a ServicePlan per home). Returns the homes' keys, their VINs, and the PEVs (by VIN) and
+    premises (by premise ID) as `rows_by_key` gives them."""
+    from enrollment.models import Enrollment, EnrollmentChannel, Pev, Premise, UtilityAccount
+    from pevportal.bulk import insert_rows, rows_by_key
+
+    keys = [f"{n:09d}" for n in range(count)]
+    vins = [vin(n) for n in range(count)]
+    insert_rows(Pev, ["vin", "make", "model", "year"], ((v, "Tesla", "Model 3", 2019) for v in vins))
+    pevs = rows_by_key(Pev, "vin", vins)
+    premises = rows_by_key(Premise, "premise_id", [f"P{k}" for k in keys])
+    accounts = rows_by_key(UtilityAccount, "number", [f"8{k}" for k in keys])
+    insert_rows(
+        Enrollment,
+        [
+            "pev_id",
+            "account_id",
+            "premise_id",
+            "plan_id",
+            "status",
+            "channel",
+            "guest_charging",
+            "guest_vins",
+            "allow_roaming",
+            "effective_from",
+            "ended_reason",
+            "created_at",
+        ],
+        (
+            (
+                pevs[v]["pk"],
+                accounts[f"8{k}"]["pk"],
+                premises[f"P{k}"]["pk"],
+                plan.pk,
+                Enrollment.Status.ACTIVE,
+                EnrollmentChannel.IMPORT,
+                "declined",
+                [],
+                False,
+                enrolled,
+                "",
+                enrolled,
+            )
+            for k, v, plan in zip(keys, vins, plans, strict=True)
+        ),
+    )
+    return keys, vins, pevs, premises

@@ -119,21 +119,17 @@ def load_homes(count: int, data: DataRange) -> list[reads.Home]:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.enrollment_import import load_registry, vin
+    from bench.enrollment_import import enroll_homes, load_registry
     from binding import parameters
     from binding.ca import issue_key_and_certificate
     from binding.identity import certificate_lfdi, sfdi
     from binding.models import Binding, Device, DeviceKind
     from enrollment.models import (
         Enrollment,
-        EnrollmentChannel,
-        Pev,
         PlanAssignment,
-        Premise,
         ServicePlan,
-        UtilityAccount,
     )
-    from pevportal.bulk import insert_rows, rows_by_key
+    from pevportal.bulk import insert_rows
 
     now = timezone.now()
     enrolled = dt.datetime.combine(data.first_day - dt.timedelta(days=30), dt.time(), dt.UTC)
@@ -141,46 +137,7 @@ def load_homes(count: int, data: DataRange) -> list[reads.Home]:
     plan = ServicePlan.objects.select_related("tariff").get(code="ev-standard")
     if plan.eumd_interval_seconds != reads.INTERVAL_SECONDS:
         raise RuntimeError(f"plan ev-standard reads every {plan.eumd_interval_seconds} s, not 900")
-    keys = [f"{n:09d}" for n in range(count)]
-    vins = [vin(n) for n in range(count)]
-    insert_rows(Pev, ["vin", "make", "model", "year"], ((v, "Tesla", "Model 3", 2019) for v in vins))
-    pevs = rows_by_key(Pev, "vin", vins)
-    premises = rows_by_key(Premise, "premise_id", [f"P{k}" for k in keys])
-    accounts = rows_by_key(UtilityAccount, "number", [f"8{k}" for k in keys])
-    insert_rows(
-        Enrollment,
-        [
-            "pev_id",
-            "account_id",
-            "premise_id",
-            "plan_id",
-            "status",
-            "channel",
-            "guest_charging",
-            "guest_vins",
-            "allow_roaming",
-            "effective_from",
-            "ended_reason",
-            "created_at",
-        ],
-        (
-            (
-                pevs[v]["pk"],
-                accounts[f"8{k}"]["pk"],
-                premises[f"P{k}"]["pk"],
-                plan.pk,
-                Enrollment.Status.ACTIVE,
-                EnrollmentChannel.IMPORT,
-                "declined",
-                [],
-                False,
-                enrolled,
-                "",
-                enrolled,
-            )
-            for k, v in zip(keys, vins, strict=True)
-        ),
-    )
+    keys, vins, pevs, premises = enroll_homes(count, [plan] * count, enrolled)
     enrollments = dict(Enrollment.objects.values_list("pev_id", "pk"))
     insert_rows(
         PlanAssignment,

@@ -62,7 +62,8 @@ def bill_premises(
         # The chunk's meters too, in one statement in id order as ingest and imports lock them (no
         # deadlock), and before rating: a read stored meanwhile would miss this bill yet be marked billed.
         list(
-            Meter.objects.select_for_update()
+            # of=("self",): the EUMD join is an outer one, whose nullable side PostgreSQL cannot lock.
+            Meter.objects.select_for_update(of=("self",))
             .filter(Q(premise_id__in=ids) | Q(eumd__premise_id__in=ids))
             .order_by("pk")
             .values_list("pk", flat=True)
