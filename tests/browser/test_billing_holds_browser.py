@@ -1,37 +1,22 @@
 """Carol, a CSR, works the bill holds in a real browser: a March whose revenue-meter data stops a day short
 waits in the queue with its reason; she bills it with an estimate, sees the bill marked as estimated, and
-adds the true-up as an adjustment for the next bill."""
+adds an adjustment for the next bill."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
 from billing.bills import bill_premises
 from billing.models import Adjustment, Bill, BillHold
 from metering.partitions import forget_known_partitions
-from pevportal.roles import CSR_GROUP
 from tests.billing.billing_homes import BilledHome, local
 from tests.binding.conftest import device_ca, make_device  # noqa: F401 — fixtures shared with binding tests
+from tests.browser.conftest import sign_in_as_carol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 MARCH = dt.date(2026, 3, 1)
-
-
-@pytest.fixture
-def carol(django_user_model):
-    # A transactional test's flush removes the CSR group its data migration created; make sure it is there.
-    group, _ = Group.objects.get_or_create(name=CSR_GROUP)
-    group.permissions.add(Permission.objects.get(content_type__app_label="pevportal", codename="csr_access"))
-    carol = django_user_model.objects.create_user(
-        "carol", email="carol@utility.example", password="carol-pass-1234"
-    )
-    carol.groups.add(group)
-    EmailAddress.objects.create(user=carol, email=carol.email, verified=True, primary=True)
-    return carol
 
 
 @pytest.fixture
@@ -45,10 +30,7 @@ def test_it_lets_carol_bill_a_held_month_with_an_estimate(page: Page, live_serve
     home.premise_reads(local(2026, 3, 1), local(2026, 3, 31))
     bill_premises([home.premise.pk], MARCH, now=dt.datetime(2026, 4, 2, tzinfo=dt.UTC))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("carol@utility.example")
-    page.get_by_label("Password").fill("carol-pass-1234")
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_as_carol(page, live_server)
 
     page.get_by_role("link", name="CSR: bill holds").click()
     expect(page.get_by_text("1 open hold")).to_be_visible()

@@ -4,31 +4,16 @@
 import datetime as dt
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
 from billing import runs
 from billing.models import Tariff
-from pevportal.roles import CSR_GROUP
+from tests.browser.conftest import sign_in_as_carol
 from tests.factories import PremiseFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 MARCH = dt.date(2026, 3, 1)
 APRIL_2 = dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def carol(django_user_model):
-    # A transactional test's flush removes the CSR group its data migration created; make sure it is there.
-    group, _ = Group.objects.get_or_create(name=CSR_GROUP)
-    group.permissions.add(Permission.objects.get(content_type__app_label="pevportal", codename="csr_access"))
-    carol = django_user_model.objects.create_user(
-        "carol", email="carol@utility.example", password="carol-pass-1234"
-    )
-    carol.groups.add(group)
-    EmailAddress.objects.create(user=carol, email=carol.email, verified=True, primary=True)
-    return carol
 
 
 def test_it_shows_carol_a_runs_progress_as_it_goes(page: Page, live_server, sce_programs, carol, settings):
@@ -41,10 +26,7 @@ def test_it_shows_carol_a_runs_progress_as_it_goes(page: Page, live_server, sce_
         "console", lambda message: "Content Security Policy" in message.text and problems.append(message.text)
     )
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("carol@utility.example")
-    page.get_by_label("Password").fill("carol-pass-1234")
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_as_carol(page, live_server)
     page.get_by_role("link", name="CSR: billing runs").click()
     page.get_by_role("link", name=str(run.pk), exact=True).click()
 

@@ -4,29 +4,14 @@ sees it awaiting commissioning on the customer page — in a real browser."""
 import re
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
 from billing.models import Tariff
 from enrollment.models import Enrollment
-from pevportal.roles import CSR_GROUP
+from tests.browser.conftest import sign_in_as_carol
 from tests.factories import PremiseFactory, north_american_vin
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def carol(django_user_model):
-    # A transactional test's flush removes the CSR group its data migration created; make sure it is there.
-    group, _ = Group.objects.get_or_create(name=CSR_GROUP)
-    group.permissions.add(Permission.objects.get(content_type__app_label="pevportal", codename="csr_access"))
-    carol = django_user_model.objects.create_user(
-        "carol", email="carol@utility.example", password="carol-pass-1234"
-    )
-    carol.groups.add(group)
-    EmailAddress.objects.create(user=carol, email=carol.email, verified=True, primary=True)
-    return carol
 
 
 def test_it_lets_carol_enroll_a_callers_pev_by_phone(page: Page, live_server, sce_programs, carol):
@@ -41,10 +26,7 @@ def test_it_lets_carol_enroll_a_callers_pev_by_phone(page: Page, live_server, sc
     PremiseFactory(account__customer__name="Bob Ortiz", account__customer__phone="9095550102")
     vin = north_american_vin(31337)
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("carol@utility.example")
-    page.get_by_label("Password").fill("carol-pass-1234")
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_as_carol(page, live_server)
 
     page.get_by_role("link", name="CSR: find a customer").click()
     page.get_by_label("Find a customer").fill("(626) 555-0101")

@@ -4,15 +4,13 @@ with a note and sees it leave the queue, then clears a session whose load correl
 import datetime as dt
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
 from metering.correlation import correlate
 from metering.models import LoadCorrelation, PremiseRead, ReadRevision
 from metering.partitions import forget_known_partitions
-from pevportal.roles import CSR_GROUP
 from tests.binding.conftest import device_ca, make_device  # noqa: F401 — fixtures shared with binding tests
+from tests.browser.conftest import sign_in_as_carol
 from tests.metering.correlation_fixtures import (
     CHARGING,
     PLUGGED_IN,
@@ -24,19 +22,6 @@ from tests.metering.correlation_fixtures import (
 from tests.metering.homes import MeteredHome
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def carol(django_user_model):
-    # A transactional test's flush removes the CSR group its data migration created; make sure it is there.
-    group, _ = Group.objects.get_or_create(name=CSR_GROUP)
-    group.permissions.add(Permission.objects.get(content_type__app_label="pevportal", codename="csr_access"))
-    carol = django_user_model.objects.create_user(
-        "carol", email="carol@utility.example", password="carol-pass-1234"
-    )
-    carol.groups.add(group)
-    EmailAddress.objects.create(user=carol, email=carol.email, verified=True, primary=True)
-    return carol
 
 
 @pytest.fixture
@@ -65,10 +50,7 @@ def test_it_lets_carol_apply_a_revision_and_clear_a_failed_session(page: Page, l
     write_household(home, CHARGING)
     assert correlate(failing.pk, now=SOON_AFTER + dt.timedelta(days=1)).result == "fail"
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill("carol@utility.example")
-    page.get_by_label("Password").fill("carol-pass-1234")
-    page.get_by_role("button", name="Sign In").click()
+    sign_in_as_carol(page, live_server)
 
     page.get_by_role("link", name="CSR: read revisions").click()
     expect(page.get_by_text("1 open revision")).to_be_visible()
