@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "channels",
+    "oauth2_provider",
     "pevportal",
     "billing",
     "enrollment",
