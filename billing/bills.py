@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q
 
+from billing import notifications
 from billing.models import Adjustment, Bill, BillHold, BillingRun, BillLine
 from billing.rating import LineDraft, Statement, month_span, rate_premises
 from pevportal.audit import record
@@ -79,6 +80,7 @@ def bill_premises(
         outcome.skipped = len(billed)
         todo = [pk for pk in ids if pk not in billed]
         true_ups = _true_ups(todo, period)
+        issued = []
         for statement in rate_premises(todo, period) if todo else []:
             if statement.hold is not None:
                 if statement.premise_id in held:
@@ -95,13 +97,16 @@ def bill_premises(
                 continue
             trued_up = true_ups.get(statement.premise_id, [])
             statement.lines.extend(line for _, line in trued_up)
-            issue(statement, run=run, now=now, trues_up=[estimated.pk for estimated, _ in trued_up])
+            issued.append(
+                issue(statement, run=run, now=now, trues_up=[estimated.pk for estimated, _ in trued_up])
+            )
             if statement.premise_id in held:
                 # The data is complete now (corrected since): the hold is over.
                 BillHold.objects.filter(
                     premise_id=statement.premise_id, period=period, status=BillHold.Status.OPEN
                 ).update(status=BillHold.Status.RELEASED, release=BillHold.Release.CORRECTED, released_at=now)
             outcome.issued += 1
+        notifications.bills_issued(issued)
     return outcome
 
 
@@ -221,6 +226,7 @@ def release_hold(hold: BillHold, *, by, release: str, note: str, now: dt.datetim
         else:
             _estimate(statement)
             bill = issue(statement, run=hold.run, now=now, estimated=True)
+        notifications.bills_issued([bill])
         hold.status = BillHold.Status.RELEASED
         hold.release, hold.released_by, hold.released_at, hold.note = release, by, now, note
         hold.save()

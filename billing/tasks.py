@@ -6,7 +6,7 @@ from celery import Task, shared_task
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from billing import runs
+from billing import notifications, runs
 from billing.holidays import extend_calendars
 
 
@@ -14,6 +14,12 @@ from billing.holidays import extend_calendars
 def extend_holiday_calendars() -> int:
     """Monthly (beat): build every holiday calendar through two years ahead, so pricing never runs past it."""
     return extend_calendars()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def notify_critical_peaks() -> int:
+    """Hourly (beat): tell customers of tomorrow's critical-peak events, each once (billing/notifications)."""
+    return notifications.notify_critical_peaks(timezone.now())
 
 
 @shared_task(acks_late=True, ignore_result=True)

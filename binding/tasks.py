@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from binding import handshake, messages
 from binding.nonces import prune_idempotent_responses, prune_nonces
-from binding.notifications import send_guest_session_emails
 
 
 @shared_task(ignore_result=True)
@@ -26,12 +25,6 @@ def announce_parameter_changes() -> int:
 def announce_critical_peaks() -> int:
     """Hourly: critical-peak days of today and tomorrow, each announced once."""
     return messages.announce_critical_peaks(timezone.now())
-
-
-@shared_task(ignore_result=True)
-def notify_guest_session(binding_id: str) -> None:
-    """Email host and guest that a guest PEV is charging (queued on commit by `notifications`)."""
-    send_guest_session_emails(binding_id)
 
 
 @shared_task(ignore_result=True)

@@ -1,9 +1,10 @@
-"""Cross-cutting records every app writes: the audit trail and import runs."""
+"""Cross-cutting records every app writes: the audit trail, import runs and customer notifications."""
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -90,3 +91,92 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.filename} ({self.status})"
+
+
+# --- Customer notifications (pevportal/notifications.py; docs/notifications.md) ----------------------
+
+# An email refused this many times (a bad address, a message the server rejects) is given up; the
+# notification stays on the customer's pages. A mail server that is down costs no attempt.
+MAX_EMAIL_ATTEMPTS = 5
+
+
+class NotificationQuerySet(models.QuerySet):
+    def for_user(self, user) -> "NotificationQuerySet":
+        """What a signed-in customer may see: their linked accounts' notifications and their own."""
+        if not user.is_authenticated:
+            return self.none()
+        from enrollment.models import AccountLink
+
+        return self.filter(
+            Q(account__in=AccountLink.objects.filter(user=user).values("account")) | Q(user=user)
+        )
+
+    def unread(self) -> "NotificationQuerySet":
+        return self.filter(read_at__isnull=True)
+
+    def email_pending(self) -> "NotificationQuerySet":
+        return self.filter(emailed_at__isnull=True, email_attempts__lt=MAX_EMAIL_ATTEMPTS)
+
+
+class Notification(models.Model):
+    """Something the portal tells a customer, on their pages and by email (issue 7; Req 17, 24).
+
+    Only the kind and its parameters are stored; the text is rendered when shown or sent, in the reader's
+    language. `dedupe_key` names the event ("commissioned:<binding>", "bill:<bill>"): a retried request, a
+    re-run task or a second code path that notices the same event inserts nothing new.
+    """
+
+    class Kind(models.TextChoices):
+        COMMISSIONED = "commissioned", _("Vehicle set up")
+        BINDING_FAILED = "binding_failed", _("Charging not recognised")
+        GUEST_AT_PREMISE = "guest_at_premise", _("A guest charged at your home")
+        GUEST_SESSION = "guest_session", _("Your vehicle charged as a guest")
+        BILL_READY = "bill_ready", _("Bill ready")
+        CRITICAL_PEAK = "critical_peak", _("Critical-peak event")
+
+    account = models.ForeignKey(
+        "enrollment.UtilityAccount",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+        db_index=False,  # notification_account_recent starts with it
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+        db_index=False,  # notification_user_recent starts with it
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(db_default=Now())
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the email went out (or was found to have no recipient)."
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0, help_text="Sends the mail server refused.")
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="notification_has_recipient", condition=Q(account__isnull=False) | Q(user__isnull=False)
+            )
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="notification_account_recent"),
+            models.Index(fields=["user", "-created_at"], name="notification_user_recent"),
+            # The email sweep's work list, kept small: only notifications not yet emailed are in it.
+            models.Index(
+                fields=["created_at"], condition=Q(emailed_at__isnull=True), name="notification_email_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.dedupe_key

@@ -6,11 +6,12 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
-from binding import handshake, jws, tasks
+from binding import handshake, jws
 from binding.handshake import PlugIn
 from binding.models import Binding, BindingEvent, DeviceKind, PevKey
 from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, ServicePlan
 from pevportal.models import AuditRecord
+from pevportal.tasks import send_notification_emails
 from tests.binding.pevs import KeyedPev
 from tests.factories import EnrollmentFactory, PevFactory, PremiseFactory
 
@@ -442,16 +443,20 @@ class TestGuests:
     ):
         host = Home(make_device, plan=plan, guest_charging=preference)
         queued = []
-        monkeypatch.setattr(tasks.notify_guest_session, "delay", queued.append)
+        monkeypatch.setattr(send_notification_emails, "apply_async", lambda **options: queued.append(options))
         with django_capture_on_commit_callbacks(execute=True):
             binding = self.visit(host, guest)
 
         assert (binding.state, binding.kind) == (State.BOUND, Binding.Kind.GUEST)
         expected = host.enrollment if billed_to == "host" else guest.enrollment
         assert binding.billed_enrollment == expected
-        assert queued == [str(binding.pk)], "the emails go through Celery, after the commit"
-        tasks.notify_guest_session(str(binding.pk))
-        assert len(mailoutbox) == 2, "host and guest are both told"
+        assert len(queued) == 1, "the emails go through Celery, after the commit"
+        send_notification_emails()
+        told = sorted(email.subject for email in mailoutbox if "guest" in email.subject)
+        assert told == [
+            "A guest vehicle is charging at your home",
+            "Your vehicle is charging as a guest",
+        ], "host and guest are both told"
 
     def test_it_declines_a_guest_the_host_does_not_admit(self, make_device, plan, guest):
         declined = Home(make_device, plan=plan, guest_charging=GuestCharging.DECLINED)
