@@ -10,22 +10,25 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Prefetch, Q
+from django.utils.translation import gettext, gettext_noop
 
 from billing.models import CreditApplies, Holiday, Period, Tariff, TariffVersion
 
+# English, because the tariff importer stores season names with them; `month_range_label(localized=True)`
+# translates them for display.
 MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
+    gettext_noop("January"),
+    gettext_noop("February"),
+    gettext_noop("March"),
+    gettext_noop("April"),
+    gettext_noop("May"),
+    gettext_noop("June"),
+    gettext_noop("July"),
+    gettext_noop("August"),
+    gettext_noop("September"),
+    gettext_noop("October"),
+    gettext_noop("November"),
+    gettext_noop("December"),
 )
 
 
@@ -94,6 +97,15 @@ def tariff_cards(tariffs: Iterable[Tariff], on: dt.date) -> list[dict | None]:
     return [_card(versions[tariff.pk], on) if tariff.pk in versions else None for tariff in tariffs]
 
 
+# A rate sheet's units, as a page prints them after "per".
+UNIT_NAMES = {"day": gettext_noop("day"), "month": gettext_noop("month"), "kWh": "kWh"}
+
+
+def unit_name(unit: str) -> str:
+    """A charge or credit unit ("day", "month", "kWh") in the active language."""
+    return gettext(UNIT_NAMES[unit]) if unit in UNIT_NAMES else unit
+
+
 def _card(version: TariffVersion, on: dt.date) -> dict:
     periods = {p.index: p for p in version.periods.all()}
     return {
@@ -101,12 +113,14 @@ def _card(version: TariffVersion, on: dt.date) -> dict:
         "version": version,
         "seasons": [_season_card(version, season, periods) for season in version.seasons.all()],
         "fixed_charge": dollars(version.fixed_charge),
+        "fixed_charge_unit": unit_name(version.fixed_charge_unit),
         "minimum_charge": dollars(version.minimum_charge),
+        "minimum_charge_unit": unit_name(version.minimum_charge_unit),
         "credits": [
             {
                 "name": c.name,
                 "amount": dollars(c.amount),
-                "unit": c.unit,
+                "unit": unit_name(c.unit),
                 "ev_submeter_only": c.applies_to == CreditApplies.EV_SUBMETER,
             }
             for c in version.credits.all()
@@ -121,8 +135,11 @@ def _card(version: TariffVersion, on: dt.date) -> dict:
     }
 
 
-def month_range_label(months: Iterable[int]) -> str:
-    """'June to September', or 'January to May, October to December' for months that wrap."""
+def month_range_label(months: Iterable[int], *, localized: bool = False) -> str:
+    """'June to September', or 'January to May, October to December' for months that wrap; in the active
+    language when `localized` (for pages), else in English (for stored names)."""
+    name = gettext if localized else str
+    months_to = gettext("%(first)s to %(last)s") if localized else "%(first)s to %(last)s"
     runs: list[list[int]] = []
     for month in sorted(months):
         if runs and runs[-1][-1] == month - 1:
@@ -130,7 +147,9 @@ def month_range_label(months: Iterable[int]) -> str:
         else:
             runs.append([month])
     return ", ".join(
-        MONTH_NAMES[r[0] - 1] if len(r) == 1 else f"{MONTH_NAMES[r[0] - 1]} to {MONTH_NAMES[r[-1] - 1]}"
+        name(MONTH_NAMES[r[0] - 1])
+        if len(r) == 1
+        else months_to % {"first": name(MONTH_NAMES[r[0] - 1]), "last": name(MONTH_NAMES[r[-1] - 1])}
         for r in runs
     )
 
@@ -154,7 +173,7 @@ def _season_card(version: TariffVersion, season, periods: dict[int, Period]) -> 
     used = sorted(set(weekday) | set(weekend))
     return SeasonCard(
         name=season.name,
-        months_label=month_range_label(season.months),
+        months_label=month_range_label(season.months, localized=True),
         rows=_grid_rows(weekday, weekend, periods),
         prices=[
             PriceRow(
@@ -177,7 +196,7 @@ def _grid_rows(weekday: list[int], weekend: list[int], periods: dict[int, Period
                 GridRow(
                     start,
                     hour,
-                    f"{_clock(start)} to {_clock(hour)}",
+                    gettext("%(start)s to %(end)s") % {"start": _clock(start), "end": _clock(hour)},
                     _cell(periods[weekday[start]]),
                     _cell(periods[weekend[start]]),
                 )
@@ -193,7 +212,7 @@ def _cell(period: Period) -> GridCell:
 def _clock(hour: int) -> str:
     hour %= 24
     if hour == 0:
-        return "midnight"
+        return gettext("midnight")
     if hour == 12:
-        return "noon"
-    return f"{hour % 12} {'a.m.' if hour < 12 else 'p.m.'}"
+        return gettext("noon")
+    return (gettext("%(hour)d a.m.") if hour < 12 else gettext("%(hour)d p.m.")) % {"hour": hour % 12}

@@ -42,8 +42,8 @@ def test_it_renders_accessible_tables_with_labels_in_every_cell(card_html):
         in card_html
     )
     assert '<th scope="row">4 p.m. to 9 p.m.</th>' in card_html
-    assert '<td class="period period-on-peak">Summer On-Peak</td>' in card_html
-    assert '<td class="period period-super-off-peak">Winter Super Off-Peak</td>' in card_html
+    assert '<td class="period period-on-peak" lang="en">Summer On-Peak</td>' in card_html
+    assert '<td class="period period-super-off-peak" lang="en">Winter Super Off-Peak</td>' in card_html
     assert "$0.59910" in card_html  # July 2026: sheet 91200-E summer on-peak 0.59291 + FRC 0.00619
     assert "style=" not in card_html
     assert "<script" not in card_html
@@ -74,7 +74,8 @@ def test_it_shows_the_version_in_force_on_the_date(prime):
 
 
 def charge_row(html: str, name: str) -> str:
-    match = re.search(rf'<th scope="row">{name}</th>\s*<td>(.*?)</td>', html)
+    # A credit's name is English tariff data (lang="en"); the fixed rows are translated.
+    match = re.search(rf'<th scope="row"(?: lang="en")?>{name}</th>\s*<td>(.*?)</td>', html)
     assert match, name
     return match.group(1)
 
@@ -150,7 +151,7 @@ def test_it_shows_holidays_by_the_names_on_the_rate_sheet(prime):
         "billing/_tariff_card.html", {"card": tariff_card(prime, on=dt.date(2026, 3, 15))}
     )
 
-    assert '<th scope="row">Monday, February 16</th><td>Presidents&#x27; Day</td>' in html
+    assert '<th scope="row">Monday, February 16</th><td lang="en">Presidents&#x27; Day</td>' in html
     assert "Washington" not in html
 
 
