@@ -23,7 +23,7 @@ from enrollment.models import CommissioningWindow, Enrollment, GuestCharging, Pe
 from pevportal import audit
 from pevportal.models import Channel
 
-from . import jws, notifications, parameters, proofs
+from . import jws, live, notifications, parameters, proofs
 from .clock import utc_second
 from .facts import PlugInFacts, read_locked
 from .models import Binding, BindingEvent, Device, IllegalTransition, PevKey, max_duration
@@ -156,7 +156,9 @@ def confirm_eumd_ack(
             refusal = _move(binding, State.BOUND, now)
         if refusal is None:
             binding.save()
+            live.publish(binding.pk)
             _commission(binding, now)
+            notifications.commissioned(binding)
             _event(binding, Sender.UTILITY, "", "bound", {"kind": binding.kind})
         if refusal is not None:
             _event(binding, Sender.UTILITY, "", "ack_refused", {"detail": refusal.detail})
@@ -181,6 +183,7 @@ def end_binding(
         if binding.unplugged_at is None:
             binding.unplugged_at = unplugged_at
         binding.save()
+        live.publish(binding.pk)
     return binding
 
 
@@ -263,9 +266,9 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime) -> Binding:
         binding.parameters_version = parameters.parameters_version(plan, now)
     binding.response = _creation_response(binding, plan, now)
     binding.save(force_insert=True)
+    live.publish(binding.pk)
     _log_creation(binding, plug)
-    if decision.kind == Binding.Kind.GUEST:
-        notifications.guest_session_bound(binding)
+    notifications.plug_in_decided(binding)
     return binding
 
 
@@ -369,7 +372,10 @@ def _supersede_live(pev: Pev, at: dt.datetime, now: dt.datetime) -> None:
         else:
             earlier.move_to(state, at=earlier.ended_by_time_at(state))
         earlier.save(update_fields=["state", "finished_at"])
+        live.publish(earlier.pk)
         _event(earlier, Sender.UTILITY, "", earlier.state, {"by_plug_in_at": at})
+        if earlier.state == State.TIMED_OUT:
+            notifications.sessions_failed([earlier.pk])
 
 
 # --- Responses and the signed items in them ----------------------------------------------------------
@@ -460,7 +466,10 @@ def _expire_if_due(binding: Binding, now: dt.datetime) -> HandshakeError | None:
         return None
     binding.move_to(state, at=binding.ended_by_time_at(state))
     binding.save()
+    live.publish(binding.pk)
     _event(binding, Sender.UTILITY, "", state, {})
+    if state == State.TIMED_OUT:
+        notifications.sessions_failed([binding.pk])
     return Conflict(f"binding is {state}")
 
 
@@ -530,9 +539,12 @@ def _sweep(queryset, state: str, event: str) -> int:
             if not batch:
                 return done
             Binding.objects.filter(pk__in=batch).update(state=state, finished_at=ended_at)
+            live.publish(*batch)
             BindingEvent.objects.bulk_create(
                 BindingEvent(binding_id=pk, sender=Sender.UTILITY, event=event) for pk in batch
             )
+            if state == State.TIMED_OUT:
+                notifications.sessions_failed(batch)
         done += len(batch)
 
 

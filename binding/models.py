@@ -416,3 +416,49 @@ class DeviceMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.recipient} {self.recipient_id}"
+
+
+class PevStatus(models.Model):
+    """The latest charging status the ESCI reported for a binding (S4; Req 17, 24): one row per binding.
+
+    Only a later `reported_at` moves it (a retried or late report is ignored). `cost_so_far` adds each
+    report's energy increment priced at the TOU price in force when it was reported; it is the live panel's
+    estimate, unrounded — the bill rates the EUMD's interval reads (docs/live.md).
+    """
+
+    class ChargingState(models.TextChoices):
+        CHARGING = "charging", _("Charging")
+        IDLE = "idle", _("Plugged in, not charging")
+        COMPLETE = "complete", _("Charging complete")
+        FAULT = "fault", _("Charging fault")
+
+    binding = models.OneToOneField(
+        Binding, on_delete=models.CASCADE, primary_key=True, related_name="pev_status"
+    )
+    reported_at = models.DateTimeField(help_text=_("When the ESCI took the reading (its UTC clock)."))
+    received_at = models.DateTimeField()
+    charging_state = models.CharField(max_length=10, choices=ChargingState.choices)
+    state_of_charge = models.DecimalField(
+        _("state of charge (%)"), max_digits=5, decimal_places=2, help_text=_("0–100 %.")
+    )
+    power_w = models.PositiveIntegerField(_("power (W)"))
+    time_to_complete_s = models.PositiveIntegerField(_("time to complete (s)"), null=True, blank=True)
+    session_energy_wh = models.PositiveBigIntegerField(_("energy this session (Wh)"))
+    cost_so_far = models.DecimalField(
+        max_digits=16, decimal_places=8, default=0, help_text=_("$; unrounded (kWh × $/kWh per increment).")
+    )
+    price_per_kwh = models.DecimalField(
+        max_digits=12,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text=_("$/kWh in force at reported_at; empty when the tariff has no price then."),
+    )
+    period_label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("PEV status")
+        verbose_name_plural = _("PEV statuses")
+
+    def __str__(self) -> str:
+        return f"{self.binding_id}: {self.charging_state} at {self.reported_at:%Y-%m-%d %H:%M:%S}"

@@ -4,11 +4,14 @@ consumers' models load after setup."""
 
 import os
 
-from channels.routing import ProtocolTypeRouter
+from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pevportal.settings")
 
 django_asgi_app = get_asgi_application()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+# --- WebSockets: the live charging panel (binding/routing.py; docs/live.md) ---------------------------
+from binding.routing import websocket_urlpatterns  # noqa: E402 — needs the app built above
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
 
+from binding.charging import forget_cached_prices
 from binding.parameters import forget_cached_versions
 from pevportal.models import AuditRecord
 from pevportal.roles import CSR_GROUP, CSR_PERMISSION
@@ -61,8 +62,10 @@ def _fresh_cache_namespace(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_parameters_versions():
-    """Plans and tariffs are rebuilt in every test: no cached parameters version may outlive its plan."""
+    """Plans and tariffs are rebuilt in every test: no cached parameters version or live-panel price may
+    outlive its plan (SQLite reuses ids)."""
     forget_cached_versions()
+    forget_cached_prices()
 
 
 @pytest.fixture
@@ -110,3 +113,10 @@ def sce_programs(db, settings):
     for path in sorted((data / "tariffs").glob("*.json")):
         import_tariff_file(path)
     import_programs_file(data / "programs.json")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last. Playwright's sync API keeps an asyncio loop running in the main thread from the
+    first browser test to the end of the session (its browser fixtures are session-scoped), and code that
+    asks whether it runs on an event loop — the live panel's publish, `async_to_sync` — would find it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -1,6 +1,7 @@
 """Request and response shapes of the device API. They check form only; binding/handshake.py decides."""
 
 import re
+from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -115,3 +116,56 @@ class EumdAckResponseSerializer(serializers.Serializer):
     binding_id = serializers.UUIDField()
     state = serializers.CharField()
     pev_confirmation = serializers.CharField(help_text="Utility JWS telling the PEV it is bound.")
+
+
+class _StrictNumberMixin:
+    """A JSON number, not a numeric string or a boolean: devices send what the schema says."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class _JsonInteger(_StrictNumberMixin, serializers.IntegerField):
+    pass
+
+
+class _JsonDecimal(_StrictNumberMixin, serializers.DecimalField):
+    pass
+
+
+class PevStatusSerializer(serializers.Serializer):
+    """`POST /device/v1/pev-status`: the PEV's charging status as the ESCI sees it (Req 17, 24)."""
+
+    binding_id = serializers.UUIDField()
+    reported_at = UtcSecondField(help_text="When the status was read: YYYY-MM-DDTHH:MM:SSZ (UTC).")
+    charging_state = serializers.ChoiceField(choices=["charging", "idle", "complete", "fault"])
+    state_of_charge = _JsonDecimal(
+        max_digits=None,
+        decimal_places=None,
+        coerce_to_string=False,
+        min_value=0,
+        max_value=100,
+        help_text="Battery state of charge in percent, 0–100 (kept to 0.01).",
+    )
+    power_w = _JsonInteger(min_value=0, max_value=1_000_000, help_text="Power drawn now, in watts.")
+    time_to_complete_s = _JsonInteger(
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="Seconds until the charge completes; null when the PEV does not say.",
+    )
+    session_energy_wh = _JsonInteger(
+        min_value=0, max_value=10**9, help_text="Energy drawn since the plug-in, in watt-hours."
+    )
+
+    def validate_state_of_charge(self, value):
+        return value.quantize(Decimal("0.01"))
+
+
+class PevStatusResponseSerializer(serializers.Serializer):
+    binding_id = serializers.UUIDField()
+    received_at = serializers.CharField(help_text="The server's UTC clock when it took the report.")

@@ -26,3 +26,52 @@ def sign_in_as_carol(page, live_server) -> None:
     page.get_by_label("Email").fill(CAROL_EMAIL)
     page.get_by_label("Password").fill(CAROL_PASSWORD)
     page.get_by_role("button", name="Sign In").click()
+
+
+# --- An ASGI live server: HTTP and WebSockets (the live charging panel, docs/live.md) ----------------------
+
+
+class AsgiLiveServer:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def _asgi_server(django_db_setup, django_db_blocker):
+    """Daphne serving pevportal.asgi (and the static files) from a thread of this process, for the whole
+    session: pytest-django's `live_server` speaks WSGI only, and Twisted's reactor cannot start twice. In
+    this process its connections see the test database, the in-memory SQLite one included (a Daphne
+    process, as in channels.testing.ChannelsLiveServerTestCase, could not share that)."""
+    import threading
+    import time
+
+    from channels.routing import get_default_application
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from twisted.internet import reactor
+
+    server = Server(
+        application=ASGIStaticFilesHandler(get_default_application()),
+        endpoints=build_endpoint_description_strings(host="127.0.0.1", port=0),
+        signal_handlers=False,
+        verbosity=0,
+    )
+    thread = threading.Thread(target=server.run, name="daphne-live-server", daemon=True)
+    with django_db_blocker.unblock():
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.listening_addresses:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("Daphne did not start listening")
+            time.sleep(0.05)
+        yield AsgiLiveServer(server.listening_addresses[0][1])
+        reactor.callFromThread(reactor.stop)
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_live_server(_asgi_server, transactional_db):
+    """`live_server` for pages that use WebSockets: `.url` (http://…) and `.ws_url` (ws://…)."""
+    return _asgi_server

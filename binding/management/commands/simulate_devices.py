@@ -21,6 +21,7 @@ from binding.simulator import (
     Site,
     metering,
 )
+from binding.simulator import status as pev_status
 from binding.simulator.scenarios import metered_session
 
 SCENARIOS = ["plug-in", "unplug", "session", "guest", "spoof", "replay", "messages", "conformance"]
@@ -36,6 +37,7 @@ READ_OPTIONS = (
     "meter_id",
     "ami_without_pev",
 )
+STATUS_OPTIONS = ("status_every", "charge_speed", "start_soc")
 
 
 class Command(BaseCommand):
@@ -102,6 +104,26 @@ class Command(BaseCommand):
             action="store_true",
             help="--ami-file: leave the PEV's energy out, as a meter that never saw it (correlation fails)",
         )
+        parser.add_argument(
+            "--status-every",
+            type=float,
+            metavar="SECONDS",
+            help="session: while it holds (--hold), the ESCI reports the PEV's status every SECONDS "
+            "(POST /device/v1/pev-status) along a home charging curve: ramp, constant power, taper to full",
+        )
+        parser.add_argument(
+            "--charge-speed",
+            type=float,
+            metavar="FACTOR",
+            help="--status-every: the charge runs FACTOR times faster than the wall clock (default 1), so a "
+            "short hold shows a whole charge; the EUMD's reads stay on the wall clock",
+        )
+        parser.add_argument(
+            "--start-soc",
+            type=float,
+            metavar="PERCENT",
+            help="--status-every: the state of charge at the plug-in (default 30)",
+        )
         parser.add_argument("--host-premise", help="conformance: a second premise that admits guests")
         for device in DEVICES:
             for file in FILES:
@@ -122,6 +144,7 @@ class Command(BaseCommand):
         if scenario not in ("replay", "messages") and not options["vin"]:
             raise CommandError(f"--scenario {scenario} needs --vin", returncode=USAGE_ERROR)
         self._check_read_options(options)
+        self._check_status_options(options)
         session = requests.Session()
         if options["tls_client_cert"]:
             # The ESCI's own connection: it relays the EUMD's signed requests over it unchanged.
@@ -165,6 +188,8 @@ class Command(BaseCommand):
                     f"PEV {pev.vin} is not plugged in (no binding in {options['state_dir']})"
                 )
             self._ended(simulator.unplug(site, current["binding_id"], pev=pev))
+        elif scenario == "session" and options["status_every"]:
+            self._status_session(site, pev, options)
         elif scenario == "session" and options["reads"]:
             self._metered_session(site, pev, options)
         elif scenario == "session":
@@ -204,6 +229,63 @@ class Command(BaseCommand):
                 returncode=USAGE_ERROR,
             )
 
+    def _check_status_options(self, options) -> None:
+        given = [f"--{name.replace('_', '-')}" for name in STATUS_OPTIONS if options[name] is not None]
+        if given and options["scenario"] != "session":
+            raise CommandError(f"{', '.join(given)}: only with --scenario session", returncode=USAGE_ERROR)
+        if options["status_every"] is None:
+            if given:
+                raise CommandError(f"{', '.join(given)} go with --status-every", returncode=USAGE_ERROR)
+            return
+        if options["status_every"] < 1:
+            raise CommandError("--status-every needs at least 1 second", returncode=USAGE_ERROR)
+        if options["hold"] <= 0:
+            raise CommandError(
+                "--status-every needs --hold: statuses are sent while the PEV is plugged in",
+                returncode=USAGE_ERROR,
+            )
+        if options["plugged_in_minutes_ago"] is not None:
+            raise CommandError(
+                "--status-every reports the status now: not with --plugged-in-minutes-ago",
+                returncode=USAGE_ERROR,
+            )
+        if options["charge_speed"] is not None and options["charge_speed"] <= 0:
+            raise CommandError("--charge-speed must be positive", returncode=USAGE_ERROR)
+        if options["start_soc"] is not None and not 0 <= options["start_soc"] <= 100:
+            raise CommandError("--start-soc is a percentage (0 to 100)", returncode=USAGE_ERROR)
+
+    def _status_session(self, site: Site, pev: SimulatedPev, options) -> None:
+        """Plug in, report the PEV's status along the charging curve while holding, unplug (and send the
+        reads with --reads)."""
+        start_soc = options["start_soc"]
+        curve = (
+            pev_status.ChargingCurve() if start_soc is None else pev_status.ChargingCurve(start_soc=start_soc)
+        )
+        result = simulator.plug_in(site, pev)
+        self._binding(result)
+
+        def show(status, answer) -> None:
+            self.stdout.write(
+                f"  status {status.charging_state}: {status.state_of_charge:g} %, {status.power_w} W, "
+                f"{status.session_energy_wh} Wh, {status.time_to_complete_s} s to complete "
+                f"(received {answer['received_at']})"
+            )
+
+        pev_status.hold_with_status(
+            site,
+            result,
+            curve,
+            hold_seconds=options["hold"],
+            every_seconds=options["status_every"],
+            speed=options["charge_speed"] or 1.0,
+            on_status=show,
+        )
+        ended = simulator.unplug(site, result.binding_id, pev=pev)
+        self._ended(ended)
+        if options["reads"]:
+            metered = pev_status.send_curve_reads(site, result, ended, curve)
+            self._report_reads(site, metered, options)
+
     def _session_times(self, site: Site, options) -> dict:
         """The plug-in and unplug times of a session reported late; none (now) otherwise."""
         times = {"hold_seconds": options["hold"]}
@@ -219,6 +301,9 @@ class Command(BaseCommand):
         metered = metered_session(site, pev, **self._session_times(site, options))
         self._binding(metered.binding)
         self._ended(metered.ended)
+        self._report_reads(site, metered, options)
+
+    def _report_reads(self, site: Site, metered: metering.MeteredSession, options) -> None:
         self.stdout.write(f"reads: {metering.summary(metered.batches)}")
         if metered.pending:
             self.stdout.write(f"  {metered.pending} interval(s) not yet ended: their reads are not sent")
