@@ -84,3 +84,12 @@ bench-ingest: install
 ## BENCH_RUN_TIMEOUT (600 s); e.g. BENCH_PREMISES=100 BENCH_ROUNDS=1 for a quick run.
 bench-billing: install
 	$(PY) -m bench.billing
+
+## Live charging status to open WebSockets on the production stack (issue 7): BENCH_SOCKETS (1000 signed-in
+## customers on /ws/live/), BENCH_RATE (100 signed status posts/s), BENCH_SECONDS (120), BENCH_BASELINE_RATE (20
+## bare group_sends/s, side by side), BENCH_REDIS_URL (redis://127.0.0.1:6379/10, purged), BENCH_SERVER
+## (uvicorn|daphne), BENCH_WORKERS (2); then the dashboard benchmark (bench/dashboard.py: BENCH_REQUESTS,
+## BENCH_MONTHS, BENCH_NOISE). E.g. BENCH_SECONDS=20 BENCH_SOCKETS=300 for a quick run.
+.PHONY: bench-live
+bench-live: install
+	$(PY) -m bench.live; live=$$?; $(PY) -m bench.dashboard || exit 1; exit $$live

@@ -18,9 +18,10 @@ from binding.ca import issue_key_and_certificate, write_private_file
 from binding.devices import register_device
 from binding.identity import certificate_lfdi
 from binding.models import Device, DeviceKind
+from binding.simulator import Server, SimulatedDevice, SimulatedPev, SimulatorError, Site
 from enrollment.cis import import_cis_rows, parse_cis_file
 from enrollment.enrolling import EnrollmentRequest, enroll
-from enrollment.models import Enrollment, Premise, ServicePlan
+from enrollment.models import AccountLink, Enrollment, Premise, ServicePlan
 from enrollment.programs import import_programs_file
 from pevportal.roles import CSR_GROUP
 
@@ -64,6 +65,7 @@ def load_demo() -> list[DemoLogin]:
         raise ImproperlyConfigured(f"demo CIS file is invalid: {parsed.errors[0]}")
     import_cis_rows(parsed, filename=cis.name)
     _create_logins()
+    link_demo_customer()
     _enroll_demo_pev()
     for kind in (DeviceKind.ESCI, DeviceKind.EUMD):
         _register_demo_device(kind)
@@ -114,3 +116,45 @@ def _create_logins() -> None:
         )
     carol = User.objects.get(email="carol@utility.example")
     carol.groups.add(Group.objects.get(name=CSR_GROUP))
+
+
+# --- The live demo: `make run`'s driver (pevportal/demo_live.py) plays the demo premise's devices ----------
+
+
+def demo_site(server: Server) -> Site:
+    """The demo premise as its devices see it: its ESCI and EUMD, from the key files load_demo wrote."""
+    directory = DEMO_DEVICES / DEMO_PREMISE
+    if not (directory / "esci" / "key.pem").exists():
+        raise SimulatorError(f"no demo devices under {directory}: run `make demo` (load_demo) first")
+    esci, eumd = (
+        SimulatedDevice.from_pem_files(directory / kind / "key.pem", directory / kind / "cert.pem")
+        for kind in ("esci", "eumd")
+    )
+    return Site(server, DEMO_PREMISE, esci, eumd)
+
+
+def demo_pev() -> SimulatedPev:
+    """Alice's demo PEV with its state: commissioned after its first plug-in, re-bound on every later one."""
+    return SimulatedPev(DEMO_VIN, state_dir=demo_pev_state())
+
+
+def forget_demo_pev() -> None:
+    """Drop the demo PEV's key and state: after a database reset the portal no longer knows its key, and only
+    commissioning again (with a new key) binds it."""
+    for name in (f"pev-{DEMO_VIN}.key.pem", f"pev-{DEMO_VIN}.json"):
+        (demo_pev_state() / name).unlink(missing_ok=True)
+
+
+def demo_pev_state() -> Path:
+    """The PEV's key and what it learnt at commissioning, where `make simulate` keeps them: the two agree."""
+    return DEMO_DEVICES / "pev"
+
+
+def link_demo_customer() -> None:
+    """Alice signs in to her own account's live panel: the demo links her login to the demo premise's
+    account, as the account-number check of /my/enroll/ would."""
+    user = get_user_model().objects.get(email=DEMO_LOGINS[0].email)
+    account = Premise.objects.select_related("account").get(premise_id=DEMO_PREMISE).account
+    AccountLink.objects.get_or_create(
+        user=user, account=account, defaults={"method": AccountLink.Method.VERIFIED}
+    )

@@ -1,14 +1,16 @@
 """`make serve`: the development server (daphne: HTTP and WebSockets), plus a Celery worker and beat when
-REDIS_URL is set — in the embedded default Celery runs tasks eagerly inside the web process.
+REDIS_URL is set — in the embedded default Celery runs tasks eagerly inside the web process — and the demo
+driver (pevportal/demo_live.py), which charges the demo premise's PEV in a loop so the live panel and the
+operations view move (docs/demo.md; `DEMO_LIVE=0` turns it off).
 
-Production runs the same three roles as separate processes (see docs/operations.md).
+Production runs the web, worker and beat roles as separate processes (see docs/operations.md) and no demo.
 """
 
 import os
 import subprocess
 import sys
 
-from pevportal.env import env_str
+from pevportal.env import env_bool, env_str
 
 
 def main() -> int:
@@ -20,6 +22,12 @@ def main() -> int:
         helpers.append(subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"]))
         beat = [*celery, "beat", "--loglevel", "INFO", "--schedule", "var/celerybeat"]
         helpers.append(subprocess.Popen(beat))
+    if env_bool("DEMO_LIVE", default=True):
+        # It waits for /healthz itself; a server listening on every interface is reached on loopback.
+        local = "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 — compared, not bound
+        driver = [python, "-m", "pevportal.demo_live", f"--base-url=http://{local}:{port}"]
+        driver.append(f"--parent-pid={os.getpid()}")
+        helpers.append(subprocess.Popen(driver))
     print(f"PEV Portal: http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     try:
         return subprocess.call([python, "manage.py", "runserver", f"{host}:{port}"], env=os.environ.copy())
