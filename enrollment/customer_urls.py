@@ -29,3 +29,26 @@ urlpatterns = [
     ),
     path("enrollments/<int:pk>/unenroll/", customer.UnenrollView.as_view(), name="enrollment-unenroll"),
 ]
+
+# Green Button Download My Data (issue 7; metering/views/greenbutton.py).
+from metering.views.greenbutton import green_button_download  # noqa: E402
+
+urlpatterns += [
+    path("usage/green-button.xml", green_button_download, name="my-green-button"),
+]
+
+# Usage, charging sessions and bills (issue 7; metering/customer_urls.py, billing/customer_urls.py).
+from django.urls import include  # noqa: E402
+
+urlpatterns += [
+    path("", include("metering.customer_urls")),
+    path("bills/", include("billing.customer_urls")),
+]
+
+# Notifications (issue 7; pevportal/views_notifications.py).
+from pevportal import views_notifications  # noqa: E402
+
+urlpatterns += [
+    path("notifications/", views_notifications.notification_list, name="my-notifications"),
+    path("notifications/read/", views_notifications.mark_all_read, name="my-notifications-read"),
+]

@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from pevportal.env import env_bool, env_int, env_list, env_str
 from pevportal.logging import build_logging_config
@@ -141,7 +142,12 @@ if REDIS_URL:
         }
     }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # redis-py 8 times reads out after 5 s, exactly channels_redis's blocking receive (BZPOPMIN 5 s):
+            # without a longer timeout, a process whose sockets see no event for 5 s stops delivering.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -197,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.open_monthly_billing_run",
         "schedule": crontab(minute=30, hour=11, day_of_month=1),
     },
+    # Customer notifications (docs/notifications.md): emails a broker or mail-server outage held back, and
+    # critical-peak events (hourly: an event called during the day is announced within the hour).
+    "send-notification-emails": {"task": "pevportal.tasks.send_notification_emails", "schedule": 300.0},
+    "notify-critical-peaks": {"task": "billing.tasks.notify_critical_peaks", "schedule": crontab(minute=25)},
 }
 
 # --- Auth -----------------------------------------------------------------------------------------
@@ -236,8 +246,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "PEV Portal <no-reply@pevport
 
 # --- I18N / time ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-# Spanish joins when its catalogue ships; listing it earlier would label English pages lang="es".
-LANGUAGES = [("en", "English")]
+# Every language listed here must ship a complete catalogue (locale/<code>/, checked by
+# tests/pevportal/test_i18n.py): a listed language without one would label English pages lang="es".
+# Names are in their own language, as the switcher shows them. See docs/i18n.md.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+# US Spanish keeps the decimal point in amounts ($0.59, not $0,59): pevportal/formats/es/formats.py.
+FORMAT_MODULE_PATH = ["pevportal.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 TIME_ZONE = "UTC"
@@ -369,3 +383,44 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(METERING_MAX_BATCH_BYTES, DEVICE_MAX_BODY_BYTE
 BILLING_CHUNK_PREMISES = env_int("BILLING_CHUNK_PREMISES", 500)
 if BILLING_CHUNK_PREMISES < 1:
     raise ImproperlyConfigured(f"BILLING_CHUNK_PREMISES must be at least 1, got {BILLING_CHUNK_PREMISES}")
+
+# --- Displays and energy managers: OAuth2 device grant, RFC 8628 (pevportal/displays/; docs/displays.md) --
+# Displays are public clients (no secret) registered with `register_display_client`; the customer approves
+# them at /device and they read through /api/v1/ with read-only scopes. Only the device-code grant is used:
+# no implicit, password or plaintext-redirect flows, and tokens are stored hashed (RFC 9700).
+OAUTH_ACCESS_TOKEN_SECONDS = env_int("OAUTH_ACCESS_TOKEN_SECONDS", 15 * 60)
+# A display that has not renewed its access for this long must be approved again.
+OAUTH_REFRESH_TOKEN_DAYS = env_int("OAUTH_REFRESH_TOKEN_DAYS", 90)
+if OAUTH_ACCESS_TOKEN_SECONDS < 60 or OAUTH_REFRESH_TOKEN_DAYS < 1:
+    raise ImproperlyConfigured("OAUTH_ACCESS_TOKEN_SECONDS must be >= 60 and OAUTH_REFRESH_TOKEN_DAYS >= 1")
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "live:read": gettext_lazy("See your vehicle's charging status as it happens"),
+        "usage:read": gettext_lazy("Read your daily electricity use, for your home and your vehicle"),
+        "bills:read": gettext_lazy("Read your bills"),
+    },
+    # A display that asks for no scope gets the live status only, never more.
+    "DEFAULT_SCOPES": ["live:read"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_DAYS * 24 * 3600,
+    # Each refresh hands out a new refresh token; replaying an old one revokes the display's whole family.
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "DEVICE_FLOW_INTERVAL": 5,
+    "OAUTH_DEVICE_VERIFICATION_URI": f"{SITE_URL}/device",
+    "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": lambda user_code: f"{SITE_URL}/device?user_code={user_code}",
+    # The validator sets the token's user and scopes from the approved grant (pevportal/displays/grant.py).
+    "OAUTH2_VALIDATOR_CLASS": "pevportal.displays.grant.DisplayOAuth2Validator",
+    "OAUTH_PRE_TOKEN_VALIDATION": [],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}

@@ -17,14 +17,21 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(".well-known/jwks.json", jwks, name="jwks"),
     path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("admin/", admin.site.urls),
     path("api/v1/", include("enrollment.api.urls")),
+    # Displays and energy managers (pevportal/displays/, docs/displays.md): the OAuth2 device grant, the
+    # customer's /device and /my/devices/ pages and the read-only API.
+    path("o/", include(("pevportal.displays.oauth_urls", "oauth2_provider"))),
+    path("api/v1/", include("pevportal.displays.api.urls")),
+    path("", include("pevportal.displays.urls")),
     path("device/v1/", include("binding.api.urls")),
     path("device/v1/", include("metering.api.urls")),
     path("csr/metering/", include("metering.csr_urls")),
     path("csr/billing/", include("billing.csr_urls")),
     path("csr/billing/holds/", include("billing.hold_urls")),
     path("csr/", include("binding.csr_urls")),
+    path("ops/", include("pevportal.ops.urls")),  # the utility operations view (staff)
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",

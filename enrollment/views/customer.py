@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from billing.presentation import tariff_cards
+from binding import live
 from enrollment import lifecycle, linking, wizard
 from enrollment.enrolling import VIN_ENROLLED, check_vin
 from enrollment.forms.customer import (
@@ -48,7 +48,9 @@ from enrollment.models import (
     UtilityAccount,
 )
 from enrollment.vin import normalize_vin
+from metering.usage import dashboard_summary
 from pevportal.models import AuditRecord
+from pevportal.notifications import dashboard_notifications
 
 STEP_TITLES = {
     wizard.ACCOUNT: gettext_lazy("Link your utility account"),
@@ -88,17 +90,20 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 @login_required
 def dashboard(request):
-    """The customer's linked accounts with their premises, enrollments, transfer requests and any wizard
-    in progress; a fixed number of queries however many there are."""
+    """The customer's linked accounts with their premises, each vehicle with its enrollment and latest
+    charging session, the live charging panel (updated over /ws/live/ by static/js/live.js), transfer
+    requests and any wizard in progress; a fixed number of queries however many there are."""
     user = request.user
-    accounts = UtilityAccount.objects.for_user(user).prefetch_related(
-        Prefetch("premises", queryset=Premise.objects.order_by("premise_id"))
-    )
-    enrollments = (
+    now = timezone.now()
+    accounts = _accounts_with_premises(user)
+    enrollments = live.with_latest_binding(
         Enrollment.objects.for_user(user)
-        .select_related("pev", "premise", "plan__program")
+        .select_related("pev", "premise__default_tariff", "plan__program")
         .order_by("-created_at")
     )
+    for enrollment in enrollments:
+        enrollment.latest_session = live.latest_session_text(enrollment, now=now)
+    panels = [(panel, live.display(panel)) for panel in live.live_panels(accounts, now=now)]
     transfers = TransferRequest.objects.filter(
         account__in=UtilityAccount.objects.for_user(user), status=TransferRequest.Status.PENDING
     ).select_related("premise")
@@ -108,10 +113,26 @@ def dashboard(request):
         {
             "accounts": accounts,
             "enrollments": enrollments,
+            "live_panels": panels,
+            "live_labels": live.client_labels(),
             "transfers": transfers,
             "draft": EnrollmentDraft.objects.for_user(user).first(),
+            # A queryset on purpose: the summary uses it as a subquery, at no query of its own.
+            "usage_summary": dashboard_summary(UtilityAccount.objects.for_user(user), now=now),
+            "notifications": dashboard_notifications(user),
         },
     )
+
+
+def _accounts_with_premises(user) -> list[UtilityAccount]:
+    """The user's linked accounts, each with `premise_list`, in one query (the dashboard counts them). An
+    account is linked through one of its premises (BR.1), so none is left out for having none."""
+    premises = Premise.objects.for_user(user).select_related("account")
+    accounts: dict[int, UtilityAccount] = {}
+    for premise in premises.order_by("account__number", "premise_id"):
+        account = accounts.setdefault(premise.account_id, premise.account)
+        account.__dict__.setdefault("premise_list", []).append(premise)
+    return list(accounts.values())
 
 
 # --- The wizard -----------------------------------------------------------------------------------
