@@ -29,6 +29,15 @@ from tests.live.test_pev_status_api import post, report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _in_memory_layer(settings):
+    """These sockets live in a loop `async_to_sync` closes after each scenario; there, a channels_redis
+    receive task once outlived its cancellation and hung a CI run. The consumers' rules do not depend on the
+    layer; bench/live.py drives them end to end over channels_redis."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 ORIGIN = (b"origin", b"http://testserver")
 
 
