@@ -1,11 +1,12 @@
 """What deciding a plug-in needs to know, read in one statement after the PEV's lock (the evening-peak hot
 path; bench/binding.py).
 
-The PEV (its row locked first, which serialises two plug-ins of one PEV), its current enrollment with the
-plan, programme and tariff, its valid key, whether it has a live binding (and one plugged in later than this),
-whether the proof was already used, the EUMD if it is enabled at this premise or in this PEV, and the
-plug-in window. Building the dozen ORM queries this replaces cost more CPU than PostgreSQL spent on them.
-The models built here carry exactly these columns; they are read, never saved.
+The PEV (its row locked first, which serialises two plug-ins of one PEV; with the year, make and model the
+live panel shows), its current enrollment with the plan, programme and tariff, its valid key, whether it has
+a live binding (and one plugged in later than this), whether the proof was already used, the EUMD if it is
+enabled at this premise or in this PEV, and the plug-in window. Building the dozen ORM queries this replaces
+cost more CPU than PostgreSQL spent on them. The models built here carry exactly these columns; they are
+read, never saved.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ from django.db import connection
 
 from billing.models import Tariff
 from enrollment.models import Enrollment, Pev, PevProgram, ServicePlan
+from pevportal import prepared
 
 from .models import Binding, Device, DeviceKind, PevKey
 
@@ -26,7 +28,7 @@ _CURRENT_IN = ", ".join(["%s"] * len(_CURRENT))
 
 _PLUG_IN = f"""
 SELECT (SELECT MAX(binding_timeout_seconds) FROM enrollment_serviceplan),
-       p.id,
+       p.id, p.year, p.make, p.model,
        e.id, e.account_id, e.premise_id, e.status, e.guest_charging, e.guest_vins, e.allow_roaming,
        s.id, s.code, s.program_id, s.tariff_id, s.eumd_interval_seconds, s.binding_timeout_seconds,
        g.code, t.code, t.time_zone,
@@ -83,21 +85,22 @@ def read_locked(
         DeviceKind.EUMD.value,
         premise_id,
     ]
-    with connection.cursor() as cursor:
+    # Prepared statements (pevportal/prepared.py): planning the facts' joins cost more than running them.
+    with prepared.cursor() as cursor:
         # The lock first, in a statement of its own: under READ COMMITTED a statement that waited for a row
         # lock still reads everything else from the snapshot it started with, so the facts are read after
         # it, in a new statement that sees what the plug-in holding the lock committed.
         # SQLite has no FOR UPDATE: it serialises writers itself.
         cursor.execute(_LOCK + (" FOR UPDATE" if connection.features.has_select_for_update else ""), [vin])
         cursor.execute(_PLUG_IN, params)
-        longest, pev_id, *row = cursor.fetchone()
+        longest, pev_id, year, make, model, *row = cursor.fetchone()
     window = dt.timedelta(seconds=max(longest or 0, default_window))
     if pev_id is None:
         return PlugInFacts(window=window)
     (enrollment_id, account_id, home_id, status, guest_charging, guest_vins, allow_roaming,
      plan_id, plan_code, program_id, tariff_id, interval, timeout, program_code, tariff_code, time_zone,
      key_id, key_jwk, has_live, later_live, proof_used, eumd_id, eumd_interval) = row  # fmt: skip
-    pev = Pev(id=pev_id, vin=vin)
+    pev = Pev(id=pev_id, vin=vin, year=year, make=make, model=model)
     eumd = None
     if eumd_id is not None:
         eumd = Device(id=eumd_id, lfdi=eumd_lfdi, kind=DeviceKind.EUMD, interval_seconds=eumd_interval)

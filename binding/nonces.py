@@ -13,6 +13,8 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection
 
+from pevportal import prepared
+
 from .models import Device, IdempotentResponse, UsedNonce
 
 IDEMPOTENCY_RETENTION = dt.timedelta(hours=24)
@@ -37,7 +39,8 @@ def remember_nonce(device: Device, nonce: str, created: dt.datetime) -> bool:
         f"RETURNING {quote(meta.pk.column)}"
     )
     created_value = meta.get_field("created").get_db_prep_value(created, connection)
-    with connection.cursor() as cursor:
+    # Every signed request runs it: prepared once per connection (pevportal/prepared.py).
+    with prepared.cursor() as cursor:
         cursor.execute(sql, [device.pk, nonce, created_value])
         return cursor.fetchone() is not None
 

@@ -114,6 +114,9 @@ if DATABASE_URL:
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10), "timeout": 10},
         "connect_timeout": 5,
+        # Lets pevportal/prepared.py prepare the device API's hot-path statements. The ORM's cursors bind
+        # client-side and never prepare, whatever the number.
+        "prepare_threshold": 5,
     }
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (the embedded default is SQLite)")

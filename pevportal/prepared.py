@@ -1,0 +1,149 @@
+"""The device API's hot-path statements as server-side prepared statements (PostgreSQL), with what they need
+around them: rows of hand-written joins turned into model instances, and inserts of whole instances.
+
+Django binds every value client-side and sends each query as new text, so PostgreSQL parses and plans it
+again each time. For the evening peak's re-binding (bench/binding.py) that planning outweighed the work:
+EXPLAIN ANALYZE put the plug-in facts (a seven-way join) at 0.9 ms of planning against 0.1 ms executing.
+`cursor()` prepares each statement on its connection the first time it runs there and afterwards only
+executes it. It still goes through Django's cursor wrapper, so query logging, `execute_wrapper` and the
+test suite's query counts see it. On SQLite it is Django's ordinary cursor.
+
+Only this cursor prepares: the ORM's cursors bind client-side and never do. psycopg prepares only when the
+connection's `prepare_threshold` is a number, which settings.py sets in the database OPTIONS. Prepared
+statements live in the server session, so a connection pooler in transaction mode must support them
+(PgBouncer ≥ 1.21 with `max_prepared_statements`; docs/operations.md).
+
+`ModelRow` reads the columns of several models from one row, as `select_related` would, and `InsertRows`
+inserts instances, for the few statements whose ORM compilation costs more than running them (a device's
+lookup on every signed request, a binding and its log on every plug-in).
+"""
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+from django.db.models import NOT_PROVIDED
+from django.db.models.fields import AutoFieldMixin
+from django.db.models.sql import Query
+
+
+def cursor():
+    """A cursor whose statements are prepared on first use on PostgreSQL; Django's plain cursor elsewhere.
+
+    Statements must be fixed text with `%s` placeholders: each distinct text is prepared once per
+    connection and kept (psycopg keeps the 100 most recent).
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    # Django wraps it exactly as its own cursors (debug logging, execute wrappers, thread checks).
+    return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+
+
+_preparing_class = None
+
+
+def _preparing_cursor_class():
+    global _preparing_class
+    if _preparing_class is None:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+
+        class PreparingCursor(ServerBindingCursor):
+            """Server-side binding, and every statement prepared (Django's own Cursor binds client-side)."""
+
+            def execute(self, query, params=None, *, prepare=None, binary=None):
+                return super().execute(query, params, prepare=True, binary=binary)
+
+        _preparing_class = PreparingCursor
+    return _preparing_class
+
+
+class ModelRow:
+    """The columns of `model` (all concrete fields, or `fields`) at one place in a hand-written SELECT.
+
+    `columns(alias)` writes them into the SELECT list; `build(row, start)` makes the instance from the row's
+    values there, through the database's converters as the ORM would (SQLite returns text for datetimes).
+    A NULL primary key (an outer join that found nothing) gives None. Fields not selected are deferred:
+    reading one loads it, as with `.only()`.
+    """
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str] = ()):
+        self.model = model
+        chosen = set(fields)
+        self.fields = [
+            field
+            for field in model._meta.concrete_fields
+            if not chosen or field.name in chosen or field.primary_key
+        ]
+        self.names = [field.attname for field in self.fields]
+        self._converters: dict[str, dict] = {}
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def columns(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in self.fields)
+
+    def build(self, row: Sequence, start: int = 0) -> models.Model | None:
+        values = list(row[start : start + len(self.fields)])
+        pk_index = next(i for i, field in enumerate(self.fields) if field.primary_key)
+        if values[pk_index] is None:
+            return None
+        for index, (converters, expression) in self._converters_for(connection.vendor).items():
+            for converter in converters:
+                values[index] = converter(values[index], expression, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+    def _converters_for(self, vendor: str) -> dict:
+        if vendor not in self._converters:
+            compiler = connection.ops.compiler("SQLCompiler")(Query(self.model), connection, connection.alias)
+            self._converters[vendor] = compiler.get_converters(
+                [field.get_col(self.model._meta.db_table) for field in self.fields]
+            )
+        return self._converters[vendor]
+
+
+class InsertRows:
+    """`INSERT` of whole model instances as fixed text (prepared on PostgreSQL), for a hot path where
+    compiling `save()` or `bulk_create()` costs more than the insert (a binding and its log on each plug-in).
+
+    Like `bulk_create`, no `save()` logic runs: instances carry their values (defaults are applied when they
+    are constructed). Columns with a `db_default` and an auto primary key are left to the database and read
+    back with RETURNING.
+    """
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        fields = model._meta.concrete_fields
+        self.fields = [
+            f for f in fields if f.db_default is NOT_PROVIDED and not isinstance(f, AutoFieldMixin)
+        ]
+        self.returned = [f for f in fields if f not in self.fields]
+        self._sql: dict[int, str] = {}
+
+    def insert(self, instances: Sequence[models.Model]) -> None:
+        params = [
+            field.get_db_prep_save(getattr(obj, field.attname), connection)
+            for obj in instances
+            for field in self.fields
+        ]
+        with cursor() as db:
+            db.execute(self._statement(len(instances)), params)
+            returned = db.fetchall() if self.returned else [()] * len(instances)
+        for obj, values in zip(instances, returned, strict=True):
+            for field, value in zip(self.returned, values, strict=True):
+                setattr(obj, field.attname, value)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+
+    def _statement(self, count: int) -> str:
+        if count not in self._sql:
+            quote = connection.ops.quote_name
+            row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            sql = (
+                f"INSERT INTO {quote(self.model._meta.db_table)} "  # noqa: S608 — identifiers from metadata
+                f"({', '.join(quote(f.column) for f in self.fields)}) VALUES {', '.join([row] * count)}"
+            )
+            if self.returned:
+                sql += f" RETURNING {', '.join(quote(f.column) for f in self.returned)}"
+            self._sql[count] = sql
+        return self._sql[count]
