@@ -167,7 +167,20 @@ def publish(*binding_ids) -> None:
 def publish_status(binding: Binding, *, now: dt.datetime) -> None:
     """`publish(binding.pk)` for a binding already loaded with PANEL_RELATIONS and its new `pev_status`
     (binding/charging.py holds it locked): the panels are built from it after the commit, without a query."""
+    _publish_loaded(binding, now)
 
+
+def publish_created(binding: Binding, *, now: dt.datetime) -> None:
+    """`publish(binding.pk)` for a binding just created, with PANEL_RELATIONS in hand (binding/handshake.py
+    has them from the device and the plug-in's facts): built without a query, as the evening peak needs. A
+    new binding has no status report yet."""
+    # Cached as absent, as select_related leaves a missing reverse one-to-one; reading it raises
+    # RelatedObjectDoesNotExist instead of querying.
+    Binding.pev_status.related.set_cached_value(binding, None)
+    _publish_loaded(binding, now)
+
+
+def _publish_loaded(binding: Binding, now: dt.datetime) -> None:
     def send() -> None:
         if time.monotonic() >= _layer_down_until:
             _send_events(_events(binding, now))
