@@ -1,12 +1,11 @@
-"""What deciding a plug-in needs to know, read in one statement after the PEV's lock (the evening-peak hot
-path; bench/binding.py).
+"""What deciding a plug-in needs to know, read in one statement (the evening-peak hot path; bench/binding.py),
+after the PEV's row lock when the plug-in is decided under it.
 
-The PEV (its row locked first, which serialises two plug-ins of one PEV; with the year, make and model the
-live panel shows), its current enrollment with the plan, programme and tariff, its valid key, whether it has
-a live binding (and one plugged in later than this), whether the proof was already used, the EUMD if it is
-enabled at this premise or in this PEV, and the plug-in window. Building the dozen ORM queries this replaces
-cost more CPU than PostgreSQL spent on them. The models built here carry exactly these columns; they are
-read, never saved.
+The PEV (with the year, make and model the live panel shows), its current enrollment with the plan,
+programme and tariff, its valid key, whether it has a live binding (and one plugged in later than this),
+whether the proof was already used, the EUMD if it is enabled at this premise or in this PEV, and the plug-in
+window. Building the dozen ORM queries this replaces cost more CPU than PostgreSQL spent on them. The models
+built here carry exactly these columns; they are read, never saved.
 """
 
 import dataclasses
@@ -49,7 +48,7 @@ SELECT (SELECT MAX(binding_timeout_seconds) FROM enrollment_serviceplan),
   LEFT JOIN binding_device d
          ON d.lfdi = %s AND d.kind = %s AND d.enabled AND (d.premise_id = %s OR d.pev_id = p.id)
 """  # noqa: S608 — only placeholders are formatted in; every value is a parameter
-_LOCK = "SELECT id FROM enrollment_pev WHERE vin = %s"
+_LOCK = "SELECT id FROM enrollment_pev WHERE vin = %s FOR UPDATE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +63,9 @@ class PlugInFacts:
     proof_used: bool = False
 
 
-def read_locked(
+def read_facts(
     *,
+    lock: bool,
     vin: str,
     premise_id: int,
     eumd_lfdi: str,
@@ -73,7 +73,9 @@ def read_locked(
     proof_digest: str,
     default_window: int,
 ) -> PlugInFacts:
-    """The facts of one plug-in; call inside the transaction that records it (the PEV's row stays locked)."""
+    """The facts of one plug-in. With `lock`, call inside the transaction that records it: the PEV's row
+    stays locked until it ends. Without, the unique indexes the insert meets decide a race
+    (binding/handshake.py `request_binding`)."""
     params = [
         *_LIVE,
         *_LIVE,
@@ -91,7 +93,8 @@ def read_locked(
         # lock still reads everything else from the snapshot it started with, so the facts are read after
         # it, in a new statement that sees what the plug-in holding the lock committed.
         # SQLite has no FOR UPDATE: it serialises writers itself.
-        cursor.execute(_LOCK + (" FOR UPDATE" if connection.features.has_select_for_update else ""), [vin])
+        if lock and connection.features.has_select_for_update:
+            cursor.execute(_LOCK, [vin])
         cursor.execute(_PLUG_IN, params)
         longest, pev_id, year, make, model, *row = cursor.fetchone()
     window = dt.timedelta(seconds=max(longest or 0, default_window))

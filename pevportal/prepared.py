@@ -20,7 +20,7 @@ lookup on every signed request, a binding and its log on every plug-in).
 
 from collections.abc import Sequence
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import NOT_PROVIDED
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.sql import Query
@@ -109,6 +109,11 @@ class InsertRows:
     Like `bulk_create`, no `save()` logic runs: instances carry their values (defaults are applied when they
     are constructed). Columns with a `db_default` and an auto primary key are left to the database and read
     back with RETURNING.
+
+    `insert(instances, along=[(other, rows)])` also inserts rows of other models (the binding's events), all
+    or nothing: on PostgreSQL in the same statement (data-modifying CTEs), which needs no transaction of its
+    own, so that no BEGIN and COMMIT round trips are added outside one; elsewhere in one transaction. Those
+    rows are not read back: their database defaults stay unset on the instances.
     """
 
     def __init__(self, model: type[models.Model]):
@@ -118,32 +123,57 @@ class InsertRows:
             f for f in fields if f.db_default is NOT_PROVIDED and not isinstance(f, AutoFieldMixin)
         ]
         self.returned = [f for f in fields if f not in self.fields]
-        self._sql: dict[int, str] = {}
+        self._sql: dict[tuple, str] = {}
 
-    def insert(self, instances: Sequence[models.Model]) -> None:
-        params = [
-            field.get_db_prep_save(getattr(obj, field.attname), connection)
-            for obj in instances
-            for field in self.fields
-        ]
+    def insert(
+        self,
+        instances: Sequence[models.Model],
+        *,
+        along: Sequence[tuple["InsertRows", Sequence[models.Model]]] = (),
+    ) -> None:
+        if along and connection.vendor != "postgresql":
+            with transaction.atomic():
+                self.insert(instances)
+                for other, rows in along:
+                    other.insert(rows)
+            return
+        shape = (len(instances), *((other, len(rows)) for other, rows in along))
+        params = [value for other, rows in along for value in other._params(rows)]
         with cursor() as db:
-            db.execute(self._statement(len(instances)), params)
+            db.execute(self._statement(shape), params + self._params(instances))
             returned = db.fetchall() if self.returned else [()] * len(instances)
         for obj, values in zip(instances, returned, strict=True):
             for field, value in zip(self.returned, values, strict=True):
                 setattr(obj, field.attname, value)
             obj._state.adding = False
             obj._state.db = connection.alias
+        for _, rows in along:
+            for obj in rows:
+                obj._state.adding = False
+                obj._state.db = connection.alias
 
-    def _statement(self, count: int) -> str:
-        if count not in self._sql:
-            quote = connection.ops.quote_name
-            row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
-            sql = (
-                f"INSERT INTO {quote(self.model._meta.db_table)} "  # noqa: S608 — identifiers from metadata
-                f"({', '.join(quote(f.column) for f in self.fields)}) VALUES {', '.join([row] * count)}"
-            )
+    def _params(self, instances: Sequence[models.Model]) -> list:
+        return [
+            field.get_db_prep_save(getattr(obj, field.attname), connection)
+            for obj in instances
+            for field in self.fields
+        ]
+
+    def _values(self, count: int) -> str:
+        quote = connection.ops.quote_name
+        row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        return (
+            f"INSERT INTO {quote(self.model._meta.db_table)} "  # noqa: S608 — identifiers from metadata
+            f"({', '.join(quote(f.column) for f in self.fields)}) VALUES {', '.join([row] * count)}"
+        )
+
+    def _statement(self, shape: tuple) -> str:
+        if shape not in self._sql:
+            count, *along = shape
+            ctes = [f"along_{n} AS ({other._values(rows)})" for n, (other, rows) in enumerate(along)]
+            sql = ("WITH " + ", ".join(ctes) + " " if ctes else "") + self._values(count)
             if self.returned:
+                quote = connection.ops.quote_name
                 sql += f" RETURNING {', '.join(quote(f.column) for f in self.returned)}"
-            self._sql[count] = sql
-        return self._sql[count]
+            self._sql[shape] = sql
+        return self._sql[shape]
