@@ -97,7 +97,8 @@ class UsedNonce(models.Model):
     In the database rather than Redis so that a Redis outage neither opens replays nor stops devices.
     """
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the unique (device, nonce) it leads: one index less on the insert every request makes.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+", db_index=False)
     nonce = models.CharField(max_length=128)
     created = models.DateTimeField(help_text=_("The signature's `created` time; pruned after the window."))
 
@@ -254,7 +255,8 @@ class Binding(models.Model):
     )
     parameters_version = models.CharField(max_length=32, blank=True)
     pev_public_jwk = models.JSONField(null=True, blank=True, help_text=_("Offered at commissioning."))
-    proof_sha256 = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # NULL without a proof: the unique constraint below ignores NULLs, and would not ignore "".
+    proof_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     response = models.JSONField(help_text=_("The creation response, replayed to a retrying ESCI."))
     created_at = models.DateTimeField(db_default=Now())
 
@@ -265,6 +267,9 @@ class Binding(models.Model):
         constraints = [
             # A retried plug-in (same ESCI, PEV, time) is the same binding.
             models.UniqueConstraint(fields=["esci", "vin", "plugged_in_at"], name="binding_natural_key"),
+            # Each proof is accepted once (Req 28). A constraint rather than unique=True, which on PostgreSQL
+            # adds a second, LIKE-pattern index to every plug-in's insert.
+            models.UniqueConstraint(fields=["proof_sha256"], name="binding_proof_once"),
             # Two concurrent plug-ins of one PEV never leave two live bindings.
             models.UniqueConstraint(
                 fields=["pev"],
@@ -356,7 +361,8 @@ class BindingEvent(models.Model):
         UTILITY = "utility", _("Utility")
         CSR = "csr", _("CSR")
 
-    binding = models.ForeignKey(Binding, on_delete=models.CASCADE, related_name="events")
+    # Indexed by (binding, at) below, which it leads: one index less on every plug-in's insert.
+    binding = models.ForeignKey(Binding, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField(db_default=Now())
     sender = models.CharField(max_length=8, choices=Sender.choices)
     sender_id = models.CharField(max_length=64, blank=True, help_text=_("LFDI, VIN or user."))
