@@ -18,6 +18,7 @@ from django.db import transaction
 
 from billing.models import Tariff
 from billing.schedule import ScheduleError, price_segments
+from pevportal.prepared import InsertRows, SelectRelated
 
 from . import live
 from .clock import utc_second
@@ -56,14 +57,9 @@ def record_status(report: StatusReport, *, esci: Device, now: dt.datetime) -> Pe
         # that statement's snapshot, and a report that waited for the lock would not see the row the one
         # before it inserted (a duplicate key, HTTP 500). So the status never goes backwards and no
         # increment is priced twice. The panel's relations come along (live.publish_status needs no query).
-        try:
-            binding = (
-                Binding.objects.select_for_update(of=("self",))
-                .select_related(*live.PANEL_RELATIONS, "billed_enrollment__plan__tariff")
-                .get(pk=report.binding_id, esci=esci)
-            )
-        except Binding.DoesNotExist:
-            raise BindingNotFound("no such binding for this device") from None
+        binding = _BINDING.get([report.binding_id, esci.pk])
+        if binding is None:
+            raise BindingNotFound("no such binding for this device")
         if live.session_over(binding, now):
             raise Conflict(f"binding {binding.pk} is over: the PEV was unplugged or the session closed")
         # A reading stamped ahead of the server clock would hide every later report until then.
@@ -72,11 +68,11 @@ def record_status(report: StatusReport, *, esci: Device, now: dt.datetime) -> Pe
                 f"reported_at must lie between plugged_in_at ({utc_second(binding.plugged_in_at)}) and now "
                 f"(server time {utc_second(now)})"
             )
-        current = PevStatus.objects.filter(pk=binding.pk).first()
+        current = _STATUS.get([binding.pk])
         if current is not None and report.reported_at <= current.reported_at:
             return current
         status = _next_status(binding, current, report, now)
-        status.save(force_insert=current is None)
+        _STORE_STATUS.insert([status])
         live.publish_status(binding, now=now)
     return status
 
@@ -116,6 +112,23 @@ def billing_tariff(binding: Binding) -> Tariff:
     if binding.bound_at is not None and binding.billed_enrollment is not None:
         return binding.billed_enrollment.plan.tariff
     return binding.premise.default_tariff
+
+
+# --- Reading and storing, as prepared statements -------------------------------------------------------
+# Every report of every session runs them (100 a second in bench-live): the ORM compiling this eight-way
+# select_related, and PostgreSQL planning it, cost more than running it (pevportal/prepared.py).
+
+_BINDING = SelectRelated(
+    Binding,
+    *live.PANEL_RELATIONS,
+    "billed_enrollment__plan__tariff",
+    where="t0.id = %s AND t0.esci_id = %s",
+    lock=True,
+    # The creation response and the PEV's key are large and never read here.
+    defer=("response", "pev_public_jwk"),
+)
+_STATUS = SelectRelated(PevStatus, where="t0.binding_id = %s")
+_STORE_STATUS = InsertRows(PevStatus, replace=True)
 
 
 def _next_status(binding: Binding, current: PevStatus | None, report: StatusReport, now) -> PevStatus:

@@ -13,9 +13,9 @@ connection's `prepare_threshold` is a number, which settings.py sets in the data
 statements live in the server session, so a connection pooler in transaction mode must support them
 (PgBouncer ≥ 1.21 with `max_prepared_statements`; docs/operations.md).
 
-`ModelRow` reads the columns of several models from one row, as `select_related` would, and `InsertRows`
-inserts instances, for the few statements whose ORM compilation costs more than running them (a device's
-lookup on every signed request, a binding and its log on every plug-in).
+`SelectRelated` loads a model with related ones as `select_related` would (`ModelRow` reads one model's
+columns from a row), and `InsertRows` inserts instances, for the few statements whose ORM compilation costs
+more than running them (a device's lookup on every signed request, a binding and its log on every plug-in).
 """
 
 from collections.abc import Sequence
@@ -102,6 +102,84 @@ class ModelRow:
         return self._converters[vendor]
 
 
+class SelectRelated:
+    """A model with related ones along foreign keys, as `select_related(*paths)` loads them, from one SELECT
+    built once from the models' metadata and run as a prepared statement: for a hot-path lookup whose ORM
+    compilation costs more than the query (a device on every signed request, a binding on every status
+    report). The model's table is aliased `t0` in `where`, which has `%s` placeholders; `lock` adds
+    `FOR UPDATE OF t0` where the database has it; `defer` leaves large columns out (read, they load)."""
+
+    ROOT = "t0"
+
+    def __init__(self, model, *paths: str, where: str, lock: bool = False, defer: Sequence[str] = ()):
+        self.model = model
+        self.root = ModelRow(model, [f.name for f in model._meta.concrete_fields if f.name not in defer])
+        self.where = where
+        self.lock = lock
+        # (path, parent path, field name, columns, alias, join), in `paths` order: parents come first.
+        self.related = []
+        quote = connection.ops.quote_name
+        models_by_path = {"": (model, self.ROOT, False)}
+        # As select_related: "a__b" loads a too, and each relation once.
+        expanded = dict.fromkeys(
+            "__".join(path.split("__")[:depth]) for path in paths for depth in range(1, path.count("__") + 2)
+        )
+        for number, path in enumerate(expanded, 1):
+            parent_path, _, name = path.rpartition("__")
+            parent, parent_alias, parent_optional = models_by_path[parent_path]
+            field = parent._meta.get_field(name)
+            alias, optional = f"t{number}", parent_optional or field.null
+            join = "LEFT JOIN" if optional else "JOIN"
+            target = field.related_model
+            self.related.append(
+                (
+                    path,
+                    parent_path,
+                    name,
+                    ModelRow(target),
+                    alias,
+                    f"{join} {quote(target._meta.db_table)} {alias} "
+                    f"ON {alias}.{quote(target._meta.pk.column)} = {parent_alias}.{quote(field.column)}",
+                )
+            )
+            models_by_path[path] = (target, alias, optional)
+        self._sql = None
+
+    def get(self, params: Sequence):
+        """The instance the WHERE clause finds, with its relations cached, or None."""
+        with cursor() as db:
+            db.execute(self.sql(), params)
+            row = db.fetchone()
+        if row is None:
+            return None
+        loaded = {"": self.root.build(row)}
+        offset = len(self.root)
+        for path, parent_path, name, columns, _, _ in self.related:
+            loaded[path] = columns.build(row, offset)
+            if loaded[parent_path] is not None:
+                setattr(loaded[parent_path], name, loaded[path])
+            offset += len(columns)
+        return loaded[""]
+
+    def sql(self) -> str:
+        if self._sql is None:
+            columns = ", ".join(
+                [
+                    self.root.columns(self.ROOT),
+                    *(columns.columns(alias) for _, _, _, columns, alias, _ in self.related),
+                ]
+            )
+            joins = " ".join(join for *_, join in self.related)
+            lock = (
+                f" FOR UPDATE OF {self.ROOT}"
+                if self.lock and connection.features.has_select_for_update
+                else ""
+            )
+            table = connection.ops.quote_name(self.model._meta.db_table)
+            self._sql = f"SELECT {columns} FROM {table} {self.ROOT} {joins} WHERE {self.where}{lock}"  # noqa: S608
+        return self._sql
+
+
 class InsertRows:
     """`INSERT` of whole model instances as fixed text (prepared on PostgreSQL), for a hot path where
     compiling `save()` or `bulk_create()` costs more than the insert (a binding and its log on each plug-in).
@@ -116,8 +194,11 @@ class InsertRows:
     rows are not read back: their database defaults stay unset on the instances.
     """
 
-    def __init__(self, model: type[models.Model]):
+    def __init__(self, model: type[models.Model], *, replace: bool = False):
         self.model = model
+        # `replace`: a row whose primary key exists is overwritten (ON CONFLICT … DO UPDATE), as one-row-per-
+        # key state like a binding's latest status is kept.
+        self.replace = replace
         fields = model._meta.concrete_fields
         self.fields = [
             f for f in fields if f.db_default is NOT_PROVIDED and not isinstance(f, AutoFieldMixin)
@@ -172,8 +253,14 @@ class InsertRows:
             count, *along = shape
             ctes = [f"along_{n} AS ({other._values(rows)})" for n, (other, rows) in enumerate(along)]
             sql = ("WITH " + ", ".join(ctes) + " " if ctes else "") + self._values(count)
+            quote = connection.ops.quote_name
+            if self.replace:
+                pk = self.model._meta.pk
+                updates = ", ".join(
+                    f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in self.fields if f != pk
+                )
+                sql += f" ON CONFLICT ({quote(pk.column)}) DO UPDATE SET {updates}"
             if self.returned:
-                quote = connection.ops.quote_name
                 sql += f" RETURNING {', '.join(quote(f.column) for f in self.returned)}"
             self._sql[shape] = sql
         return self._sql[shape]

@@ -48,13 +48,10 @@ from http_message_signatures import (
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from billing.models import Tariff
 from binding.identity import certificate_lfdi, load_certificate, normalize_lfdi
 from binding.models import Device, DeviceKind
 from binding.nonces import remember_nonce
-from enrollment.models import Premise
-from pevportal import prepared
-from pevportal.prepared import ModelRow
+from pevportal.prepared import SelectRelated
 
 log = structlog.get_logger(__name__)
 
@@ -280,37 +277,14 @@ def _enabled_device(lfdi: str, now: dt.datetime) -> Device:
     return device
 
 
-_DEVICE = ModelRow(Device)
-_PREMISE = ModelRow(Premise)
-_TARIFF = ModelRow(Tariff)
-
-
-@lru_cache(maxsize=1)
-def _device_sql() -> str:
-    return (
-        f"SELECT {_DEVICE.columns('d')}, {_PREMISE.columns('p')}, {_TARIFF.columns('t')} "  # noqa: S608
-        f"FROM {Device._meta.db_table} d "
-        f"LEFT JOIN {Premise._meta.db_table} p ON p.id = d.premise_id "
-        f"LEFT JOIN {Tariff._meta.db_table} t ON t.id = p.default_tariff_id "
-        "WHERE d.lfdi = %s"
-    )
+# The premise comes along (every ESCI request checks it), with its default tariff (the live panel's zone).
+_DEVICE = SelectRelated(Device, "premise__default_tariff", where="t0.lfdi = %s")
 
 
 def _device_by_lfdi(lfdi: str) -> Device | None:
-    """The device with its premise and the premise's default tariff (an ESCI's requests and the live panel
-    read them), as `select_related("premise__default_tariff")` would load them. Every signed request runs it,
-    so it is a prepared statement rather than an ORM query: compiling that join cost more than running it."""
-    with prepared.cursor() as cursor:
-        cursor.execute(_device_sql(), [lfdi])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    device = _DEVICE.build(row)
-    premise = _PREMISE.build(row, len(_DEVICE))
-    if premise is not None:
-        premise.default_tariff = _TARIFF.build(row, len(_DEVICE) + len(_PREMISE))
-    device.premise = premise
-    return device
+    """Every signed request runs it: a prepared statement rather than an ORM query, whose compilation cost
+    more than running it (pevportal/prepared.py)."""
+    return _DEVICE.get([lfdi])
 
 
 # --- 3. The TLS client certificate a trusted proxy forwarded ------------------------------------------
