@@ -5,7 +5,7 @@ The PEV (with the year, make and model the live panel shows), its current enroll
 programme and tariff, its valid key, whether it has a live binding (and one plugged in later than this),
 whether the proof was already used, the EUMD if it is enabled at this premise or in this PEV, and the plug-in
 window. Building the dozen ORM queries this replaces cost more CPU than PostgreSQL spent on them. The models
-built here carry exactly these columns; they are read, never saved.
+built here carry these columns (others load when read); they are read, never saved.
 """
 
 import dataclasses
@@ -103,33 +103,43 @@ def read_facts(
     (enrollment_id, account_id, home_id, status, guest_charging, guest_vins, allow_roaming,
      plan_id, plan_code, program_id, tariff_id, interval, timeout, program_code, tariff_code, time_zone,
      key_id, key_jwk, has_live, later_live, proof_used, eumd_id, eumd_interval) = row  # fmt: skip
-    pev = Pev(id=pev_id, vin=vin, year=year, make=make, model=model)
+    pev = _loaded(Pev, id=pev_id, vin=vin, year=year, make=make, model=model)
     eumd = None
     if eumd_id is not None:
-        eumd = Device(id=eumd_id, lfdi=eumd_lfdi, kind=DeviceKind.EUMD, interval_seconds=eumd_interval)
+        eumd = _loaded(
+            Device, id=eumd_id, lfdi=eumd_lfdi, kind=DeviceKind.EUMD, interval_seconds=eumd_interval
+        )
     enrollment = key = None
     if enrollment_id is not None:
-        plan = ServicePlan(
+        plan = _loaded(
+            ServicePlan,
             id=plan_id,
             code=plan_code,
-            program=PevProgram(id=program_id, code=program_code),
-            tariff=Tariff(id=tariff_id, code=tariff_code, time_zone=time_zone),
+            program_id=program_id,
+            tariff_id=tariff_id,
             eumd_interval_seconds=interval,
             binding_timeout_seconds=timeout,
         )
-        enrollment = Enrollment(
+        plan.program = _loaded(PevProgram, id=program_id, code=program_code)
+        plan.tariff = _loaded(Tariff, id=tariff_id, code=tariff_code, time_zone=time_zone)
+        enrollment = _loaded(
+            Enrollment,
             id=enrollment_id,
-            pev=pev,
+            pev_id=pev_id,
             account_id=account_id,
             premise_id=home_id,
-            plan=plan,
+            plan_id=plan_id,
             status=status,
             guest_charging=guest_charging,
             guest_vins=_json(guest_vins),
             allow_roaming=bool(allow_roaming),
         )
+        enrollment.pev, enrollment.plan = pev, plan
     if key_id is not None:
-        key = PevKey(id=key_id, pev=pev, enrollment=enrollment, public_jwk=_json(key_jwk))
+        key = _loaded(
+            PevKey, id=key_id, pev_id=pev_id, enrollment_id=enrollment_id, public_jwk=_json(key_jwk)
+        )
+        key.pev, key.enrollment = pev, enrollment
     return PlugInFacts(
         window=window,
         pev=pev,
@@ -140,6 +150,13 @@ def read_facts(
         later_live=bool(later_live),
         proof_used=bool(proof_used),
     )
+
+
+def _loaded(model_class, /, **values):
+    """An instance with these columns, built as a query builds one: the others are deferred (read, they load)
+    rather than defaults, and construction skips __init__'s keyword handling (seven per plug-in)."""
+    names = [field.attname for field in model_class._meta.concrete_fields if field.attname in values]
+    return model_class.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def _json(value):

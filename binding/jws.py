@@ -25,11 +25,13 @@ class InvalidUtilitySignature(ValueError):
 
 
 def signing_key() -> ECKey:
-    return _load_or_create(Path(settings.UTILITY_SIGNING_KEY))
+    # Cached by the setting's text: building a Path to look the key up cost more than the lookup.
+    return _load_or_create(str(settings.UTILITY_SIGNING_KEY))
 
 
 @functools.cache
-def _load_or_create(path: Path) -> ECKey:
+def _load_or_create(location: str) -> ECKey:
+    path = Path(location)
     if not path.exists():
         if settings.PRODUCTION:
             raise ImproperlyConfigured(f"UTILITY_SIGNING_KEY {path} does not exist")
@@ -54,13 +56,13 @@ def _create(path: Path) -> None:
 
 def key_id() -> str:
     """The RFC 7638 thumbprint of the signing key: the `kid` devices look up in the JWKS."""
-    return _thumbprint(Path(settings.UTILITY_SIGNING_KEY))
+    return _thumbprint(str(settings.UTILITY_SIGNING_KEY))
 
 
 @functools.cache
-def _thumbprint(path: Path) -> str:
+def _thumbprint(location: str) -> str:
     # Every parameters and confirmation token carries it; computing it once per key file saves the hot path.
-    return _load_or_create(path).thumbprint()
+    return _load_or_create(location).thumbprint()
 
 
 def sign(payload: dict) -> str:
