@@ -114,9 +114,9 @@ if DATABASE_URL:
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10), "timeout": 10},
         "connect_timeout": 5,
-        # Lets pevportal/prepared.py prepare the device API's hot-path statements. The ORM's cursors bind
-        # client-side and never prepare, whatever the number.
-        "prepare_threshold": 5,
+        # Lets pevportal/prepared.py prepare the device API's hot-path statements (the ORM's cursors bind
+        # client-side and never prepare). Off behind a pooler that cannot keep them (docs/operations.md).
+        "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", default=True) else None,
     }
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (the embedded default is SQLite)")
@@ -146,9 +146,12 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 times reads out after 5 s, exactly channels_redis's blocking receive (BZPOPMIN 5 s):
-            # without a longer timeout, a process whose sockets see no event for 5 s stops delivering.
+            # Redis pub/sub: a group send is one PUBLISH, half the CPU of the list-and-sorted-set layer's
+            # (measured), which every device request that changes a panel pays. Live panels need no more than
+            # fire and forget: a socket that misses one gets the next report, and a page load reads them all.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Reads time out well above the subscriber's 0.1 s polls (redis-py 8's default, 5 s, also cut the
+            # other layer's 5 s blocking receives: sockets went deaf).
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
         }
     }

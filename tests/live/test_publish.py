@@ -87,7 +87,7 @@ def test_an_unreachable_redis_costs_the_request_no_time(
     binding_id, _, _ = commission(client, home)
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},  # the discard port: nothing listens
         }
     }
