@@ -3,6 +3,7 @@ lets devices through rather than stopping them."""
 
 import pytest
 from django.core.cache.backends.base import BaseCache
+from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from binding.api import throttling
@@ -116,3 +117,10 @@ def test_it_asks_the_cache_again_after_the_pause(client, esci, settings, monkeyp
     get_time(client, signer)
 
     assert DownCache.calls == 2
+
+
+def test_a_malformed_rate_is_a_configuration_error():
+    with pytest.raises(ImproperlyConfigured, match="DEVICE_RATE_LIMIT"):
+        throttling._rate("120 per minute")
+    assert throttling._rate("120/min") == (120, 60)
+    assert throttling._rate("5/s") == (5, 1)
