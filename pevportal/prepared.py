@@ -18,6 +18,7 @@ columns from a row), and `InsertRows` inserts instances, for the few statements 
 more than running them (a device's lookup on every signed request, a binding and its log on every plug-in).
 """
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection, models, transaction
@@ -39,22 +40,18 @@ def cursor():
     return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
 
 
-_preparing_class = None
-
-
+@functools.cache
 def _preparing_cursor_class():
-    global _preparing_class
-    if _preparing_class is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    # Imported on first use: the PostgreSQL backend's module needs psycopg, which SQLite never loads.
+    from django.db.backends.postgresql.base import ServerBindingCursor
 
-        class PreparingCursor(ServerBindingCursor):
-            """Server-side binding, and every statement prepared (Django's own Cursor binds client-side)."""
+    class PreparingCursor(ServerBindingCursor):
+        """Server-side binding, and every statement prepared (Django's own Cursor binds client-side)."""
 
-            def execute(self, query, params=None, *, prepare=None, binary=None):
-                return super().execute(query, params, prepare=True, binary=binary)
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
 
-        _preparing_class = PreparingCursor
-    return _preparing_class
+    return PreparingCursor
 
 
 class ModelRow:
