@@ -262,8 +262,14 @@ def _check_coverage(signature: _Signature, body: bytes, request: HttpRequest) ->
 # --- 2. The device ------------------------------------------------------------------------------------
 
 
+# Every signed request reads it: a prepared statement, as the ORM's compilation of this join cost more than
+# running it (pevportal/prepared.py). The premise comes along (every ESCI request checks it), with its
+# default tariff (the live panel's time zone).
+_DEVICE = SelectRelated(Device, "premise__default_tariff", where="t0.lfdi = %s")
+
+
 def _enabled_device(lfdi: str, now: dt.datetime) -> Device:
-    device = _device_by_lfdi(lfdi)
+    device = _DEVICE.get([lfdi])
     if device is None:
         raise _refused("unknown_device", f"no device is registered with LFDI {lfdi}", lfdi)
     if not device.enabled:
@@ -275,16 +281,6 @@ def _enabled_device(lfdi: str, now: dt.datetime) -> Device:
             lfdi,
         )
     return device
-
-
-# The premise comes along (every ESCI request checks it), with its default tariff (the live panel's zone).
-_DEVICE = SelectRelated(Device, "premise__default_tariff", where="t0.lfdi = %s")
-
-
-def _device_by_lfdi(lfdi: str) -> Device | None:
-    """Every signed request runs it: a prepared statement rather than an ORM query, whose compilation cost
-    more than running it (pevportal/prepared.py)."""
-    return _DEVICE.get([lfdi])
 
 
 # --- 3. The TLS client certificate a trusted proxy forwarded ------------------------------------------
