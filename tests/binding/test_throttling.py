@@ -1,6 +1,9 @@
 """The per-device rate limit (Req 9): 429 with Retry-After beyond DEVICE_RATE_LIMIT, and a Redis outage that
 lets devices through rather than stopping them."""
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ImproperlyConfigured
@@ -22,8 +25,11 @@ def _cache_breaker_closed(monkeypatch):
 
 
 @pytest.fixture
-def esci(make_device, settings):
+def esci(make_device, settings, monkeypatch):
     settings.DEVICE_RATE_LIMIT = "3/min"
+    # Half-way through a minute whatever the clock says: no window ends between a test's requests.
+    midway = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: midway, monotonic=time.monotonic))
     device, key = make_device()
     return device, DeviceSigner(device.lfdi, key)
 
@@ -39,12 +45,11 @@ def test_it_answers_429_with_retry_after_beyond_the_rate(client, esci):
     response = get_time(client, signer)
 
     assert response.status_code == 429
-    retry_after = int(response.headers["Retry-After"])
-    assert 1 <= retry_after <= 60
+    assert response.headers["Retry-After"] == "30", "the rest of the minute's window"
     assert response.json() == {
         "error": "rate_limited",
-        "detail": f"Request was throttled. Expected available in {retry_after} seconds.",
-        "retry_after": retry_after,
+        "detail": "Request was throttled. Expected available in 30 seconds.",
+        "retry_after": 30,
     }
 
 
