@@ -57,7 +57,7 @@ def record_status(report: StatusReport, *, esci: Device, now: dt.datetime) -> Pe
         # that statement's snapshot, and a report that waited for the lock would not see the row the one
         # before it inserted (a duplicate key, HTTP 500). So the status never goes backwards and no
         # increment is priced twice. The panel's relations come along (live.publish_status needs no query).
-        binding = _BINDING.get([report.binding_id, esci.pk])
+        binding = _BINDING.get(report.binding_id, esci.pk)
         if binding is None:
             raise BindingNotFound("no such binding for this device")
         if live.session_over(binding, now):
@@ -68,7 +68,7 @@ def record_status(report: StatusReport, *, esci: Device, now: dt.datetime) -> Pe
                 f"reported_at must lie between plugged_in_at ({utc_second(binding.plugged_in_at)}) and now "
                 f"(server time {utc_second(now)})"
             )
-        current = _STATUS.get([binding.pk])
+        current = _STATUS.get(binding.pk)
         if current is not None and report.reported_at <= current.reported_at:
             return current
         status = _next_status(binding, current, report, now)
@@ -122,12 +122,12 @@ _BINDING = SelectRelated(
     Binding,
     *live.PANEL_RELATIONS,
     "billed_enrollment__plan__tariff",
-    where="t0.id = %s AND t0.esci_id = %s",
+    by=["id", "esci"],
     lock=True,
     # The creation response and the PEV's key are large and never read here.
     defer=("response", "pev_public_jwk"),
 )
-_STATUS = SelectRelated(PevStatus, where="t0.binding_id = %s")
+_STATUS = SelectRelated(PevStatus, by=["binding"])
 _STORE_STATUS = InsertRows(PevStatus, replace=True)
 
 

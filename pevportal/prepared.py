@@ -103,15 +103,15 @@ class SelectRelated:
     """A model with related ones along foreign keys, as `select_related(*paths)` loads them, from one SELECT
     built once from the models' metadata and run as a prepared statement: for a hot-path lookup whose ORM
     compilation costs more than the query (a device on every signed request, a binding on every status
-    report). The model's table is aliased `t0` in `where`, which has `%s` placeholders; `lock` adds
-    `FOR UPDATE OF t0` where the database has it; `defer` leaves large columns out (read, they load)."""
+    report). `by` names the model's fields `get(*values)` looks up by; `lock` adds `FOR UPDATE` of the
+    model's row where the database has it; `defer` leaves large columns out (read, they load)."""
 
     ROOT = "t0"
 
-    def __init__(self, model, *paths: str, where: str, lock: bool = False, defer: Sequence[str] = ()):
+    def __init__(self, model, *paths: str, by: Sequence[str], lock: bool = False, defer: Sequence[str] = ()):
         self.model = model
         self.root = ModelRow(model, [f.name for f in model._meta.concrete_fields if f.name not in defer])
-        self.where = where
+        self.by = [model._meta.get_field(name) for name in by]
         self.lock = lock
         # (path, parent path, field name, columns, alias, join), in `paths` order: parents come first.
         self.related = []
@@ -142,8 +142,12 @@ class SelectRelated:
             models_by_path[path] = (target, alias, optional)
         self._sql = None
 
-    def get(self, params: Sequence):
-        """The instance the WHERE clause finds, with its relations cached, or None."""
+    def get(self, *values):
+        """The instance whose `by` fields have these values, with its relations cached, or None."""
+        # As the ORM would send them (a UUID is text on SQLite, a foreign key its target's value).
+        params = [
+            field.get_db_prep_value(value, connection) for field, value in zip(self.by, values, strict=True)
+        ]
         with cursor() as db:
             db.execute(self.sql(), params)
             row = db.fetchone()
@@ -172,8 +176,10 @@ class SelectRelated:
                 if self.lock and connection.features.has_select_for_update
                 else ""
             )
-            table = connection.ops.quote_name(self.model._meta.db_table)
-            self._sql = f"SELECT {columns} FROM {table} {self.ROOT} {joins} WHERE {self.where}{lock}"  # noqa: S608
+            quote = connection.ops.quote_name
+            where = " AND ".join(f"{self.ROOT}.{quote(field.column)} = %s" for field in self.by)
+            table = quote(self.model._meta.db_table)
+            self._sql = f"SELECT {columns} FROM {table} {self.ROOT} {joins} WHERE {where}{lock}"  # noqa: S608
         return self._sql
 
 

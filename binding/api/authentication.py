@@ -265,11 +265,11 @@ def _check_coverage(signature: _Signature, body: bytes, request: HttpRequest) ->
 # Every signed request reads it: a prepared statement, as the ORM's compilation of this join cost more than
 # running it (pevportal/prepared.py). The premise comes along (every ESCI request checks it), with its
 # default tariff (the live panel's time zone).
-_DEVICE = SelectRelated(Device, "premise__default_tariff", where="t0.lfdi = %s")
+_DEVICE = SelectRelated(Device, "premise__default_tariff", by=["lfdi"])
 
 
 def _enabled_device(lfdi: str, now: dt.datetime) -> Device:
-    device = _DEVICE.get([lfdi])
+    device = _DEVICE.get(lfdi)
     if device is None:
         raise _refused("unknown_device", f"no device is registered with LFDI {lfdi}", lfdi)
     if not device.enabled:
