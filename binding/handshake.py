@@ -292,7 +292,11 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime, *, locked: bool) -
         binding.parameters_version = parameters.parameters_version(plan, now)
     binding.response = _creation_response(binding, plan, now)
     _INSERT_BINDING.insert([binding], along=[(_INSERT_EVENT, _creation_events(binding, plug))])
-    log.info(
+    # A declined plug-in is what operations look for in the log (a spoofed VIN, a misconfigured ESCI); the
+    # others are in the binding's event log. At the evening peak a line for each, 10,000 a minute, was a
+    # write to the log stream per plug-in: with gunicorn's threads each such write hands the GIL over, and
+    # measured, the line cost several percent of a re-binding's CPU (bench/binding.py).
+    (log.info if binding.state == State.UNBOUND else log.debug)(
         "binding.requested",
         binding=str(binding.pk),
         state=binding.state,

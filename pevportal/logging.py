@@ -17,7 +17,12 @@ SHARED_PROCESSORS = [
 def build_logging_config(*, level: str, fmt: str) -> dict:
     """Return a dictConfig for stdlib logging and configure structlog to render through it."""
     structlog.configure(
-        processors=[*SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below the logger's level an event is dropped first, before any processor builds it.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,

@@ -2,6 +2,7 @@
 declines, timeouts and the end of a session. The device API tests drive the same functions over HTTP."""
 
 import datetime as dt
+import logging
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -200,6 +201,28 @@ def test_it_tells_a_device_nothing_about_why_it_declined(home, make_device):
     assert enrolled.reason == Binding.Reason.NOT_COMMISSIONED
     assert set(stranger.response) == set(enrolled.response)
     assert stranger.response["reason"] == enrolled.response["reason"] == "not_validated"
+
+
+def test_the_log_names_each_declined_plug_in_with_its_reason_and_leaves_bindings_to_the_event_log(
+    home, caplog
+):
+    caplog.set_level(logging.INFO)
+    first = home.commission()
+    later = NOW + dt.timedelta(hours=5)
+    handshake.end_binding(first.pk, esci=home.esci, unplugged_at=later - dt.timedelta(hours=1), now=later)
+
+    declined = handshake.request_binding(home.plug(at=later, key=False), now=later)
+    again = later + dt.timedelta(seconds=1)
+    bound = handshake.request_binding(home.plug(at=again, key=False, proof=True), now=again)
+
+    logged = [
+        r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg["event"] == "binding.requested"
+    ]
+    assert bound.state == State.BOUND
+    assert [(entry["binding"], entry["state"], entry["reason"]) for entry in logged] == [
+        (str(declined.pk), State.UNBOUND, Binding.Reason.MISSING_PROOF)
+    ]
+    assert BindingEvent.objects.filter(binding=bound, event="bound").exists()
 
 
 def test_it_commissions_only_inside_the_window(home):
