@@ -304,6 +304,21 @@ def test_the_utility_key_is_published(client, db, device_ca):
     assert jws.verify(jws.sign({"a": 1}), {"keys": keys}) == {"a": 1}
 
 
+def test_utility_tokens_verify_with_another_jose_library(client, db, device_ca):
+    from jwcrypto import jwk
+    from jwcrypto import jws as jwcrypto_jws
+
+    [published] = client.get("/.well-known/jwks.json").json()["keys"]
+    token = jws.sign({"typ": "pev-confirmation", "pev_id": "1HGCM82633A004352"})
+
+    verifier = jwcrypto_jws.JWS()
+    verifier.deserialize(token)
+    verifier.verify(jwk.JWK(**published), alg="ES256")
+
+    assert verifier.jose_header == {"alg": "ES256", "kid": jws.key_id()}
+    assert json.loads(verifier.payload) == {"typ": "pev-confirmation", "pev_id": "1HGCM82633A004352"}
+
+
 def test_the_device_api_is_in_the_openapi_schema(client, db):
     paths = client.get("/api/schema/?format=json").json()["paths"]
 
