@@ -20,7 +20,7 @@ core, the figures measure the generator. So is the CPU the server and PostgreSQL
 other work on a shared machine disturbs far less than the rates.
 
 The server: gunicorn with gthread workers (WSGI) when installed, else uvicorn (ASGI, docs/operations.md);
-BENCH_SERVER=gunicorn|uvicorn, BENCH_WORKERS (2) and BENCH_THREADS (4) choose. Under ASGI every request pays
+BENCH_SERVER=gunicorn|uvicorn, BENCH_WORKERS (3) and BENCH_THREADS (2) choose. Under ASGI every request pays
 for Django's thread hops (each sync middleware hook, then the view, runs through sync_to_async in a thread
 made for the request) and, with the Redis cache, a new Redis connection (the cache handler is local to the
 request's context): measured, about 6 ms of CPU per request more than gthread for the same work.
@@ -62,8 +62,8 @@ OPEN_ROUNDS = int(os.environ.get("BENCH_OPEN_ROUNDS", "3"))
 ARRIVALS = os.environ.get("BENCH_ARRIVALS", "poisson")
 OPEN_CONNECTIONS = int(os.environ.get("BENCH_OPEN_CONNECTIONS", "256"))
 SERVER = os.environ.get("BENCH_SERVER") or ("gunicorn" if importlib.util.find_spec("gunicorn") else "uvicorn")
-WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = ("127.0.0.1", 6379)
 # Longer than a proxy keeps idle upstream connections (nginx: 60 s), so that the proxy closes them first and

@@ -23,7 +23,7 @@ https://; bench/binding.py's server), the WebSockets by uvicorn. Then, from one 
 
 It also prints the device endpoint's own answer times and the CPU the server, PostgreSQL, Redis and the load
 generator spent: on a 2-core machine they share the cores, which the latencies include. BENCH_SERVER,
-BENCH_WORKERS and BENCH_THREADS choose the HTTP server as for bench/binding.py (gunicorn, 2 × 4 threads),
+BENCH_WORKERS and BENCH_THREADS choose the HTTP server as for bench/binding.py (gunicorn, 3 × 2 threads),
 BENCH_WS_SERVER (uvicorn|daphne) and BENCH_WS_WORKERS (1) the WebSocket server, BENCH_HTTP_CONNECTIONS the
 load generator's keep-alive pool (32). `make bench-live` then runs bench/dashboard.py.
 """
