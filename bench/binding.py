@@ -464,13 +464,34 @@ class Bench:
         self.server = server
         self.requests = Requests(port)
         self.next_time_home = 0
+        # One event loop for every phase, so that the closed loop's connections outlive a round.
+        self.runner = asyncio.Runner()
+        self._closed_connections: list[load.Connection] = []
+
+    def closed_connections(self) -> list[load.Connection]:
+        """The closed loop's connections, opened once: every round of both kinds sends on them. gunicorn's
+        workers each accept what they can, so a set opened afresh could land mostly on one worker (one
+        process, one core: rounds at "cores busy: server 1.0") in one round and spread in the next, and
+        the ratio would compare two spreads rather than two requests."""
+        if not self._closed_connections:
+
+            async def open_all() -> list[load.Connection]:
+                return [await load.Connection.open(HOST, self.port) for _ in range(CONCURRENCY)]
+
+            self._closed_connections = self.runner.run(open_all())
+        return self._closed_connections
+
+    def close(self) -> None:
+        for connection in self._closed_connections:
+            connection.close()
+        self.runner.close()
 
     def measured(self, run) -> Measured:
         server_pids = load.process_tree(self.server.pid)
         postgres_pids = load.postgres_pids(self.database)
         server_before = load.cpu_by_pid(server_pids)
         postgres_before = load.cpu_by_pid(postgres_pids)
-        outcome = asyncio.run(run)
+        outcome = self.runner.run(run)
         server_after = load.cpu_by_pid(server_pids)
         postgres_after = load.cpu_by_pid(sorted(set(postgres_pids) | set(load.postgres_pids(self.database))))
         return Measured(
@@ -493,7 +514,15 @@ class Bench:
         requests = self.time_requests(count, start)
         wait_until(start)
         return self.measured(
-            load.closed_loop(HOST, self.port, requests, concurrency=CONCURRENCY, seconds=seconds, expect=200)
+            load.closed_loop(
+                HOST,
+                self.port,
+                requests,
+                concurrency=CONCURRENCY,
+                seconds=seconds,
+                expect=200,
+                kept=self.closed_connections(),
+            )
         )
 
     def closed_rebinding(self, seconds: float) -> Measured:
@@ -509,6 +538,7 @@ class Bench:
                 seconds=seconds,
                 expect=201,
                 state=b"bound",
+                kept=self.closed_connections(),
             )
         )
         unplug_all()
@@ -677,8 +707,11 @@ def main() -> int:
                     wait_ready(port, bench.requests.time(homes[0], int(time.time())), server, log_path)
                 )
                 print_header(vendor, env, loading, port)
-                closed = run_closed_loop(bench)
-                opened, all_bound = run_open_loop(bench)
+                try:
+                    closed = run_closed_loop(bench)
+                    opened, all_bound = run_open_loop(bench)
+                finally:
+                    bench.close()
             finally:
                 stop_server(server)
                 log = log_path.read_text(errors="replace")

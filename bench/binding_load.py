@@ -212,12 +212,14 @@ async def closed_loop(
     seconds: float,
     expect: int,
     state: bytes | None = None,
+    kept: Sequence["Connection"] = (),
 ) -> Outcome:
     """`concurrency` connections, each sending its next request as soon as the previous one is answered,
-    for `seconds` or until the pre-signed requests run out."""
-    outcome = Outcome(connections=concurrency)
+    for `seconds` or until the pre-signed requests run out. `kept`: connections of the caller's (on the
+    same event loop) to send on instead, left open."""
+    outcome = Outcome(connections=len(kept) or concurrency)
     pending: Iterator[bytes] = iter(requests)
-    connections = [await Connection.open(host, port) for _ in range(concurrency)]
+    connections = list(kept) or [await Connection.open(host, port) for _ in range(concurrency)]
     cpu0, start = _cpu(), time.perf_counter()
     deadline = start + seconds
 
@@ -238,8 +240,9 @@ async def closed_loop(
     await asyncio.gather(*(worker(c) for c in connections))
     outcome.seconds = time.perf_counter() - start
     outcome.cpu_seconds = _cpu() - cpu0
-    for connection in connections:
-        connection.close()
+    if not kept:
+        for connection in connections:
+            connection.close()
     return outcome
 
 
