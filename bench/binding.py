@@ -513,6 +513,20 @@ class Bench:
         start = start_at(count, 0.0001)
         requests = self.time_requests(count, start)
         wait_until(start)
+        return self.closed(requests, seconds, expect=200)
+
+    def closed_rebinding(self, seconds: float) -> Measured:
+        start = start_at(len(self.homes), 0.0002)
+        requests = [self.requests.rebinding(home, start, start) for home in self.homes]
+        wait_until(start)
+        measured = self.closed(requests, seconds, expect=201, state=b"bound")
+        unplug_all()
+        return measured
+
+    def closed(
+        self, requests: list[bytes], seconds: float, *, expect: int, state: bytes | None = None
+    ) -> Measured:
+        """A closed-loop round on the kept connections."""
         return self.measured(
             load.closed_loop(
                 HOST,
@@ -520,29 +534,11 @@ class Bench:
                 requests,
                 concurrency=CONCURRENCY,
                 seconds=seconds,
-                expect=200,
+                expect=expect,
+                state=state,
                 kept=self.closed_connections(),
             )
         )
-
-    def closed_rebinding(self, seconds: float) -> Measured:
-        start = start_at(len(self.homes), 0.0002)
-        requests = [self.requests.rebinding(home, start, start) for home in self.homes]
-        wait_until(start)
-        measured = self.measured(
-            load.closed_loop(
-                HOST,
-                self.port,
-                requests,
-                concurrency=CONCURRENCY,
-                seconds=seconds,
-                expect=201,
-                state=b"bound",
-                kept=self.closed_connections(),
-            )
-        )
-        unplug_all()
-        return measured
 
     def open_rebinding(self) -> tuple[Measured, int]:
         offsets = load.arrivals(len(self.homes), OPEN_SECONDS, ARRIVALS)
