@@ -10,26 +10,25 @@ because Redis is down (the next report, or a page load, brings the panel up to d
 """
 
 import asyncio
-import concurrent.futures
 import datetime as dt
 import hashlib
-import os
-import threading
 import time
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 import structlog
 from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import RedisError
 
 from enrollment.models import UtilityAccount
+from pevportal.channel_layers import PubSubChannelLayer
 
 from .models import Binding, PevStatus, max_duration
 
@@ -37,12 +36,12 @@ log = structlog.get_logger(__name__)
 
 EVENT_TYPE = "live.panel"
 LIVE_SCOPE = "live:read"
-SEND_TIMEOUT_SECONDS = 2.0
+SEND_TIMEOUT_SECONDS = 2.0  # as the layer's publish_timeout (pevportal/channel_layers.py) for sync sends
 # After a failed send, publishing waits this long before trying the layer again, so that every device
 # request does not wait out a dead Redis first (as the device rate limit does; docs/operations.md).
 LAYER_RETRY_AFTER = 10.0
-# Sends waiting on the publishing loop, beyond which new ones are dropped (logged): a slow layer must not
-# pile up memory in a server process. 100 posts a second for SEND_TIMEOUT_SECONDS fit several times over.
+# Sends of async callers still waiting on their loop, beyond which new ones are dropped (logged): a slow
+# layer must not pile up memory in a server process.
 MAX_SENDS_IN_FLIGHT = 1000
 CENT = Decimal("0.01")
 OVER_STATES = (Binding.State.ENDED, Binding.State.SUPERSEDED, Binding.State.CLOSED)
@@ -68,10 +67,7 @@ CHARGING_STATE_TEXT = {
 PANEL_RELATIONS = ("pev", "premise__default_tariff", "enrollment", "billed_enrollment")
 
 _layer_down_until = 0.0
-_in_flight: set[asyncio.Task | concurrent.futures.Future] = set()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid = 0
-_loop_lock = threading.Lock()
+_in_flight: set[asyncio.Task] = set()
 
 
 def group_name(account_id: int) -> str:
@@ -190,9 +186,10 @@ def _publish_loaded(binding: Binding, now: dt.datetime) -> None:
 
 def send_panels(binding_ids: list[str], *, now: dt.datetime | None = None) -> int:
     """Build these bindings' panels and send them to their accounts' groups; returns how many events were
-    handed over (a sync caller does not wait for Redis). Never raises: a channel layer that is down or slow
-    is logged, then skipped for LAYER_RETRY_AFTER seconds (the next report, or a page load, brings the panels
-    up to date)."""
+    sent (or, for an async caller, handed to its loop). Never raises: a channel layer that is down or slow
+    (a sync send waits at most the layer's publish_timeout, SEND_TIMEOUT_SECONDS an async one) is logged,
+    then skipped for LAYER_RETRY_AFTER seconds (the next report, or a page load, brings the panels up to
+    date)."""
     if time.monotonic() < _layer_down_until:
         return 0
     now = now or timezone.now()
@@ -379,58 +376,55 @@ def _events(binding: Binding, now: dt.datetime) -> list[tuple[str, dict]]:
 
 
 def _send_events(events: list[tuple[str, dict]]) -> int:
-    """Hand the events to the channel layer without waiting for it; how many were handed over."""
+    """Send the events through the channel layer; how many were sent, or handed to a running loop."""
     if not events:
         return 0
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
-    # Taken here, not on the publishing loop: the layer of this moment's settings.
+    # Taken here: the layer of this moment's settings.
     layer = get_channel_layer()
-    if running is None and isinstance(layer, InMemoryChannelLayer):
-        # The in-memory layer (the embedded default's one process, tests) keeps asyncio queues bound to the
-        # loop of this process's consumers: it must not be driven from another thread's loop.
-        async_to_sync(_send_all)(layer, events)
-        return len(events)
-    if len(_in_flight) >= MAX_SENDS_IN_FLIGHT:
-        log.warning("live.publish_dropped", events=len(events), in_flight=len(_in_flight))
-        return 0
     if running is not None:
         # Called on a running event loop (async code): send without blocking it.
-        _track(running.create_task(_send_all(layer, events)))
-    else:
-        # A sync view, task or command: one long-lived loop per process sends, so that channels_redis keeps
-        # its connections, and the request does not wait for Redis.
-        _track(asyncio.run_coroutine_threadsafe(_send_all(layer, events), _publishing_loop()))
+        if len(_in_flight) >= MAX_SENDS_IN_FLIGHT:
+            log.warning("live.publish_dropped", events=len(events), in_flight=len(_in_flight))
+            return 0
+        task = running.create_task(_send_all(layer, events))
+        _in_flight.add(task)  # a loop keeps only a weak reference to a task
+        task.add_done_callback(_in_flight.discard)
+        return len(events)
+    if isinstance(layer, PubSubChannelLayer):
+        # A sync view, task or command, with Redis: one PUBLISH per event on this thread (bounded by the
+        # layer's publish_timeout), the cheapest way from a request thread (pevportal/channel_layers.py).
+        return _send_blocking(layer, events)
+    # The in-memory layer (the embedded default's one process, tests) keeps asyncio queues bound to the loop
+    # of this process's consumers: async_to_sync sends on that loop.
+    async_to_sync(_send_all)(layer, events)
     return len(events)
 
 
-def _track(pending: asyncio.Task | concurrent.futures.Future) -> None:
-    _in_flight.add(pending)  # a loop keeps only a weak reference to a task
-    pending.add_done_callback(_in_flight.discard)
-
-
-def _publishing_loop() -> asyncio.AbstractEventLoop:
-    """This process's publishing loop, on a daemon thread started on first use. A forked child (a server
-    worker) does not inherit the thread, only the variable: it starts its own."""
-    global _loop, _loop_pid
-    if _loop is not None and _loop_pid == os.getpid():
-        return _loop
-    with _loop_lock:
-        if _loop is None or _loop_pid != os.getpid():
-            _loop = asyncio.new_event_loop()
-            _loop_pid = os.getpid()
-            threading.Thread(target=_loop.run_forever, name="live-publish", daemon=True).start()
-        return _loop
+def _send_blocking(layer: PubSubChannelLayer, events: list[tuple[str, dict]]) -> int:
+    sent = 0
+    try:
+        for group, event in events:
+            layer.group_send_blocking(group, event)
+            sent += 1
+    except (RedisError, OSError) as exc:  # Redis down or slow: the device request goes on regardless
+        _layer_down(exc)
+    return sent
 
 
 async def _send_all(layer, events: list[tuple[str, dict]]) -> None:
-    global _layer_down_until
     try:
         async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
             for group, event in events:
                 await layer.group_send(group, event)
     except Exception as exc:  # Redis down or slow, a full channel: the device request goes on regardless
-        _layer_down_until = time.monotonic() + LAYER_RETRY_AFTER
-        log.warning("live.publish_failed", error=repr(exc), retry_in_seconds=LAYER_RETRY_AFTER)
+        _layer_down(exc)
+
+
+def _layer_down(exc: BaseException) -> None:
+    global _layer_down_until
+    _layer_down_until = time.monotonic() + LAYER_RETRY_AFTER
+    log.warning("live.publish_failed", error=repr(exc), retry_in_seconds=LAYER_RETRY_AFTER)

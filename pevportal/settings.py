@@ -149,10 +149,12 @@ if REDIS_URL:
             # Redis pub/sub: a group send is one PUBLISH, half the CPU of the list-and-sorted-set layer's
             # (measured), which every device request that changes a panel pays. Live panels need no more than
             # fire and forget: a socket that misses one gets the next report, and a page load reads them all.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis's, plus a blocking group send for sync code: a device request publishes on its
+            # own thread (pevportal/channel_layers.py).
+            "BACKEND": "pevportal.channel_layers.PubSubChannelLayer",
             # Reads time out well above the subscriber's 0.1 s polls (redis-py 8's default, 5 s, also cut the
-            # other layer's 5 s blocking receives: sockets went deaf).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+            # other layer's 5 s blocking receives: sockets went deaf). A request's PUBLISH waits at most 2 s.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}], "publish_timeout": 2.0},
         }
     }
 else:

@@ -10,6 +10,7 @@ from channels.layers import get_channel_layer
 
 from binding import live
 from binding.models import Binding, PevStatus
+from pevportal.channel_layers import PubSubChannelLayer
 from tests.binding.test_binding_api import commission
 from tests.binding.test_handshake import Home
 from tests.live.conftest import NOW
@@ -72,7 +73,7 @@ def test_a_channel_layer_outage_never_fails_the_device_request(
 
     with django_capture_on_commit_callbacks(execute=True):
         first = post(client, home, report(binding_id, plugged_in_at, session_energy_wh=100))
-    wait_for_layer_down()  # the request did not wait for the send; the publishing loop sees it fail
+    wait_for_layer_down()
     with django_capture_on_commit_callbacks(execute=True):
         second = post(client, home, report(binding_id, session_energy_wh=200))
 
@@ -87,7 +88,7 @@ def test_an_unreachable_redis_costs_the_request_no_time(
     binding_id, _, _ = commission(client, home)
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "pevportal.channel_layers.PubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},  # the discard port: nothing listens
         }
     }
@@ -114,37 +115,38 @@ class SlowLayer:
         self.sent.append(group)
 
 
-def test_a_sync_caller_hands_the_panel_over_without_waiting_and_too_many_are_dropped(
-    home, monkeypatch, caplog, django_capture_on_commit_callbacks
-):
-    binding = home.commission(at=NOW)
+def test_an_async_caller_sends_without_waiting_and_too_many_are_dropped(home, monkeypatch, caplog):
     layer = SlowLayer()
     monkeypatch.setattr(live, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(live, "MAX_SENDS_IN_FLIGHT", 1)
+    group = live.group_name(home.premise.account_id)
+    events = [(group, {"type": live.EVENT_TYPE, "panel": {}})]
 
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        live.publish(binding.pk)
-        live.publish(binding.pk)  # the first is still in flight: dropped, and logged
-    assert time.monotonic() - started < 1, "the request does not wait for the channel layer"
-    layer.released.set()
-    deadline = time.monotonic() + 3
-    while not layer.sent and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    async def scenario():
+        # The first is still in flight on this loop when the second comes: dropped, and logged.
+        handed = [live._send_events(events), live._send_events(events)]
+        layer.released.set()
+        async with asyncio.timeout(3):
+            while live._in_flight:
+                await asyncio.sleep(0.01)
+        return handed
 
-    assert layer.sent == [live.group_name(home.premise.account_id)]
+    assert asyncio.run(scenario()) == [1, 0]
+    assert layer.sent == [group]
     assert any("live.publish_dropped" in str(record.msg) for record in caplog.records)
 
 
-def test_a_forked_worker_sends_from_a_loop_of_its_own(monkeypatch):
-    parent = live._publishing_loop()
-    monkeypatch.setattr(live.os, "getpid", lambda: -1)  # as in a child forked after the loop started
+def test_a_sync_caller_publishes_on_its_own_thread_through_the_pub_sub_layer(home, monkeypatch):
+    class Recording(PubSubChannelLayer):
+        def group_send_blocking(self, group, message):
+            sent.append((threading.current_thread(), group, message["panel"]["binding_id"]))
 
-    child = live._publishing_loop()
+    sent = []
+    binding = home.commission(at=NOW)
+    monkeypatch.setattr(live, "get_channel_layer", lambda: Recording(hosts=["redis://127.0.0.1:9/0"]))
 
-    assert child is not parent
-    assert asyncio.run_coroutine_threadsafe(asyncio.sleep(0, "sent"), child).result(timeout=3) == "sent"
+    assert live.send_panels([str(binding.pk)]) == 1
+    assert sent == [(threading.current_thread(), live.group_name(home.premise.account_id), str(binding.pk))]
 
 
 def wait_for_layer_down() -> None:
