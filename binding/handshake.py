@@ -28,7 +28,8 @@ from pevportal.prepared import InsertRows
 from . import jws, live, notifications, parameters, proofs
 from .clock import utc_second
 from .facts import PlugInFacts, read_facts
-from .models import Binding, BindingEvent, Device, IllegalTransition, PevKey, max_duration
+from .models import Binding, BindingEvent, Device, IllegalTransition, PevKey, UsedNonce, max_duration
+from .nonces import DeferredNonce
 
 log = structlog.get_logger(__name__)
 
@@ -37,10 +38,12 @@ FUTURE_TOLERANCE = dt.timedelta(seconds=5)
 DECLINED_REASON = "not_validated"
 FALLBACK = "premise_default_rate"
 SWEEP_BATCH = 5_000
-# Every plug-in inserts a binding and its first two events: one prepared statement (pevportal/prepared.py),
-# as compiling save() and bulk_create() cost more than the inserts at the evening peak (bench/binding.py).
+# Every plug-in inserts a binding, its first two events and (deferred by its view) its request's nonce in one
+# prepared statement (pevportal/prepared.py), as compiling save() and bulk_create() cost more than the inserts
+# at the evening peak (bench/binding.py).
 _INSERT_BINDING = InsertRows(Binding)
 _INSERT_EVENT = InsertRows(BindingEvent)
+_INSERT_NONCE = InsertRows(UsedNonce)
 
 State = Binding.State
 Reason = Binding.Reason
@@ -98,7 +101,7 @@ class _Decision:
     proof_sha256: str | None = None
 
 
-def request_binding(plug: PlugIn, *, now: dt.datetime) -> Binding:
+def request_binding(plug: PlugIn, *, now: dt.datetime, nonce: DeferredNonce | None = None) -> Binding:
     """Decide a plug-in. A retry (same ESCI, VIN and plug-in time) returns the binding it created.
 
     Optimistic first, as the evening peak needs (bench/binding.py): a PEV with no live binding is decided
@@ -107,6 +110,10 @@ def request_binding(plug: PlugIn, *, now: dt.datetime) -> Binding:
     binding per PEV, each proof once, the natural key); so does nothing else. Then, and for a PEV whose live
     binding must be superseded, the plug-in is decided again holding the PEV's row lock, which serialises it
     with the other plug-in.
+
+    `nonce`, the request's signature nonce when its view defers it (binding/nonces.py), is stored in that
+    one statement too. Before the plug-in is decided again it is recorded alone: a replayed request raises
+    `nonces.Replayed` there, having changed nothing.
     """
     premise = plug.esci.premise
     if plug.premise_id != premise.premise_id:
@@ -116,8 +123,10 @@ def request_binding(plug: PlugIn, *, now: dt.datetime) -> Binding:
         try:
             # Inside a caller's transaction (an Idempotency-Key) a savepoint lets a conflict be retried.
             with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
-                return _create(plug, premise, now, locked=False)
+                return _create(plug, premise, now, locked=False, nonce=nonce)
         except (IntegrityError, _Contended):
+            if nonce is not None:
+                nonce.record()  # the statement may have failed on it: then this is a replay
             with transaction.atomic():
                 return _create(plug, premise, now, locked=True)
     except (IntegrityError, InvalidRequest):
@@ -233,7 +242,9 @@ class _Contended(Exception):
     """The PEV has a live binding to supersede: decide again holding its row lock."""
 
 
-def _create(plug: PlugIn, premise: Premise, now: dt.datetime, *, locked: bool) -> Binding:
+def _create(
+    plug: PlugIn, premise: Premise, now: dt.datetime, *, locked: bool, nonce: DeferredNonce | None = None
+) -> Binding:
     facts = read_facts(
         lock=locked,
         vin=plug.vin,
@@ -291,7 +302,12 @@ def _create(plug: PlugIn, premise: Premise, now: dt.datetime, *, locked: bool) -
     if plan is not None and decision.state in Binding.LIVE_STATES:
         binding.parameters_version = parameters.parameters_version(plan, now)
     binding.response = _creation_response(binding, plan, now)
-    _INSERT_BINDING.insert([binding], along=[(_INSERT_EVENT, _creation_events(binding, plug))])
+    along = [(_INSERT_EVENT, _creation_events(binding, plug))]
+    if nonce is not None and not nonce.recorded:
+        along.append((_INSERT_NONCE, [nonce.row()]))
+    _INSERT_BINDING.insert([binding], along=along)
+    if nonce is not None:
+        nonce.recorded = True
     # A declined plug-in is what operations look for in the log (a spoofed VIN, a misconfigured ESCI); the
     # others are in the binding's event log. At the evening peak a line for each, 10,000 a minute, was a
     # write to the log stream per plug-in: with gunicorn's threads each such write hands the GIL over, and

@@ -17,7 +17,8 @@ The checks run cheapest first, so that junk costs neither a query nor an ECDSA v
    connection. The relay is `request.user.relay`.
 4. Content-Digest against the body (a hash), then the ECDSA signature with the certificate's public key.
 5. Only then is the nonce recorded (PostgreSQL, unique per device): recording it before the signature
-   verified would let anyone burn a device's nonces.
+   verified would let anyone burn a device's nonces. A view that `defers_nonce` (the plug-in) records it
+   with its own first write instead (`request.deferred_nonce`, binding/nonces.py), writing nothing before.
 
 Exactly one signature is accepted. Labels are not signed, and a device signs once; a second signature
 (added by a proxy, say) would have to be chosen by its unsigned label, which is a way to confuse a verifier.
@@ -50,7 +51,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from binding.identity import certificate_lfdi, load_certificate, normalize_lfdi
 from binding.models import Device, DeviceKind
-from binding.nonces import remember_nonce
+from binding.nonces import DeferredNonce, Replayed
 from pevportal.prepared import SelectRelated
 
 log = structlog.get_logger(__name__)
@@ -136,8 +137,15 @@ class DeviceSignatureAuthentication(BaseAuthentication):
         _check_digest(http_request, body)
         _verify(http_request, device)
         created = dt.datetime.fromtimestamp(signature.params["created"], tz=dt.UTC)
-        if not remember_nonce(device, signature.params["nonce"], created):
-            raise _refused("replayed", "nonce already used: this request was replayed", lfdi)
+        nonce = DeferredNonce(device, signature.params["nonce"], created)
+        defers_nonce = getattr((request.parser_context or {}).get("view"), "defers_nonce", None)
+        if defers_nonce is not None and defers_nonce(request):
+            request.deferred_nonce = nonce
+        else:
+            try:
+                nonce.record()
+            except Replayed:
+                raise replayed(device) from None
         return DevicePrincipal(device, relay, created), device
 
     def authenticate_header(self, request) -> str:
@@ -381,6 +389,11 @@ def device_public_key(device: Device) -> ec.EllipticCurvePublicKey:
             _public_keys.clear()
         public_key = _public_keys[cache_key] = load_certificate(device.certificate_pem).public_key()
     return public_key
+
+
+def replayed(device: Device) -> SignatureRefused:
+    """The 401 of a request whose nonce the device already used."""
+    return _refused("replayed", "nonce already used: this request was replayed", device.lfdi)
 
 
 def _refused(reason: str, detail: str, keyid: str | None = None) -> SignatureRefused:

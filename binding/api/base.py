@@ -28,8 +28,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from binding.models import IdempotentResponse
+from binding.nonces import Replayed
 
-from .authentication import DeviceSignatureAuthentication
+from .authentication import DeviceSignatureAuthentication, replayed
 from .errors import Conflict, RequestTooLarge, device_exception_handler
 from .permissions import IsDevice
 from .throttling import DeviceRateThrottle
@@ -52,6 +53,22 @@ class DeviceAPIView(APIView):
 
     def get_exception_handler(self):
         return device_exception_handler
+
+    def defers_nonce(self, request) -> bool:
+        """Whether this view records the signature's nonce with its own first write (`request.deferred_nonce`,
+        binding/nonces.py) rather than authentication recording it first. A view that does writes nothing
+        before it; `finalize_response` records it after a view that did not. Never with an Idempotency-Key,
+        whose work runs in a transaction that may roll back."""
+        return False
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        nonce = getattr(request, "deferred_nonce", None)
+        if nonce is not None and not nonce.recorded:
+            try:
+                nonce.record()
+            except Replayed:
+                response = self.handle_exception(replayed(nonce.device))
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_max_body_bytes(self) -> int:
         return self.max_body_bytes if self.max_body_bytes is not None else settings.DEVICE_MAX_BODY_BYTES

@@ -4,10 +4,11 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from binding import jws
-from binding.models import Binding, BindingEvent
+from binding.models import Binding, BindingEvent, UsedNonce
 from binding.signing import DeviceSigner
 from enrollment.models import ServicePlan
 from tests.binding.pevs import KeyedPev
@@ -408,3 +409,86 @@ def test_a_declined_binding_reads_back_without_a_deadline(client, home):
 
     assert detail["state"] == "unbound"
     assert detail["expires_at"] is None
+
+
+# --- The plug-in's nonce, stored with the binding (binding/nonces.py DeferredNonce) -------------------------
+
+
+def signed_plug_in(home, body, headers=None):
+    """A plug-in's body and signed headers, to be sent more than once."""
+    raw = json.dumps(body).encode()
+    return raw, DeviceSigner(home.esci.lfdi, home.esci_key).sign(
+        "POST", BASE + "/device/v1/bindings", raw, headers=dict(headers or {})
+    )
+
+
+def send_again(client, raw, headers):
+    return client.generic(
+        "POST", "/device/v1/bindings", raw, content_type="application/json", headers=headers
+    )
+
+
+def nonces_of(device) -> int:
+    return UsedNonce.objects.filter(device=device).count()
+
+
+def test_a_plug_in_stores_its_nonce_in_the_statement_that_stores_the_binding(client, home):
+    binding_id, _, _ = commission(client, home)
+    Binding.objects.filter(pk=binding_id).update(state=Binding.State.ENDED, unplugged_at=timezone.now())
+    used = nonces_of(home.esci)
+    raw, headers = signed_plug_in(home, plug_in_body(home, key=False, proof=True))
+    statements = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        response = send_again(client, raw, headers)
+
+    assert response.json()["state"] == "bound"
+    assert nonces_of(home.esci) == used + 1
+    nonce_writes = [sql for sql in statements if UsedNonce._meta.db_table in sql]
+    assert len(nonce_writes) == 1
+    if connection.vendor == "postgresql":  # elsewhere InsertRows runs one statement per table, atomically
+        assert Binding._meta.db_table in nonce_writes[0], "one statement stores the binding and the nonce"
+
+
+@pytest.mark.parametrize("proof", [True, False], ids=["bound", "declined"])
+def test_a_replayed_plug_in_is_refused_and_stores_nothing(client, home, proof):
+    commission(client, home)
+    raw, headers = signed_plug_in(home, plug_in_body(home, key=False, proof=proof))
+    first = send_again(client, raw, headers)
+    stored = (Binding.objects.count(), BindingEvent.objects.count(), nonces_of(home.esci))
+
+    replay = send_again(client, raw, headers)
+
+    assert first.status_code == 201
+    assert first.json()["state"] == ("bound" if proof else "unbound")
+    assert replay.status_code == 401
+    assert replay.json()["reason"] == "replayed"
+    assert (Binding.objects.count(), BindingEvent.objects.count(), nonces_of(home.esci)) == stored
+
+
+def test_a_refused_plug_in_leaves_its_nonce_behind(client, home, make_device):
+    other = Home(make_device, plan=home.enrollment.plan)
+    raw, headers = signed_plug_in(home, {**plug_in_body(home), "premise_id": other.premise.premise_id})
+
+    first = send_again(client, raw, headers)
+    replay = send_again(client, raw, headers)
+
+    assert first.status_code == 403
+    assert nonces_of(home.esci) == 1
+    assert (replay.status_code, replay.json()["reason"]) == (401, "replayed")
+    assert not Binding.objects.exists()
+
+
+def test_a_plug_in_with_an_idempotency_key_records_its_nonce_first(client, home):
+    raw, headers = signed_plug_in(home, plug_in_body(home), headers={"Idempotency-Key": '"plug-1"'})
+
+    first = send_again(client, raw, headers)
+    replay = send_again(client, raw, headers)
+
+    assert first.status_code == 201
+    assert (replay.status_code, replay.json()["reason"]) == (401, "replayed"), "a replay, not a retry"
+    assert Binding.objects.count() == 1
