@@ -1,6 +1,7 @@
 """Live-panel fixtures: a commissioned home with its devices (Alice's), a fresh price cache and channel layer
 per test, and a guest who visits."""
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -13,6 +14,15 @@ from tests.binding.test_handshake import Home
 
 # 10:00 in Pasadena (PST), a Thursday: off-peak on SCE TOU-D-4-9PM.
 NOW = dt.datetime(2026, 11, 26, 18, 0, 0, tzinfo=dt.UTC)
+
+
+async def heard(layer, channel: str, seconds: float):
+    """The next message on a channel layer's channel within `seconds`, else None (nothing was sent to it)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await layer.receive(channel)
+    except TimeoutError:
+        return None
 
 
 @pytest.fixture(autouse=True)

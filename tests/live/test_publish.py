@@ -13,7 +13,7 @@ from binding.models import Binding, PevStatus
 from pevportal.channel_layers import PubSubChannelLayer
 from tests.binding.test_binding_api import commission
 from tests.binding.test_handshake import Home
-from tests.live.conftest import NOW
+from tests.live.conftest import NOW, heard
 from tests.live.test_pev_status_api import post, report
 
 
@@ -38,14 +38,7 @@ def test_it_sends_the_panel_to_its_accounts_group_after_the_commit(
         await layer.group_add(live.group_name(neighbour.premise.account_id), theirs)
         # sync_to_async runs on this test's thread and database connection, inside its transaction.
         assert await sync_to_async(post_and_commit)()
-        async with asyncio.timeout(3):
-            event = await layer.receive(mine)
-        try:
-            async with asyncio.timeout(0.3):
-                leaked = await layer.receive(theirs)
-        except TimeoutError:
-            leaked = None
-        return event, leaked
+        return await heard(layer, mine, 3), await heard(layer, theirs, 0.3)
 
     event, leaked = async_to_sync(scenario)()
 

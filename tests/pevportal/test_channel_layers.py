@@ -13,6 +13,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from pevportal.channel_layers import PubSubChannelLayer
+from tests.live.conftest import heard
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (a real Redis); CI sets it")
 
@@ -45,13 +46,7 @@ def test_a_blocking_send_reaches_the_groups_subscribers_through_channels_redis_a
         await layer.group_add("account.2", theirs)
         # From a thread without a loop, as a device request sends.
         await asyncio.to_thread(layer.group_send_blocking, "account.1", {"type": "live.panel", "n": 1})
-        async with asyncio.timeout(3):
-            event = await layer.receive(mine)
-        try:
-            async with asyncio.timeout(0.3):
-                leaked = await layer.receive(theirs)
-        except TimeoutError:
-            leaked = None
+        event, leaked = await heard(layer, mine, 3), await heard(layer, theirs, 0.3)
         await layer.flush()
         return event, leaked
 
