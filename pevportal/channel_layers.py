@@ -1,13 +1,13 @@
 """The channel layer of production: channels_redis's Redis pub/sub layer, plus a group send for sync code.
 
 Sync code — a device request on a gunicorn thread, a Celery task — has no event loop, and channels' layers
-are async only. Handing each send to an event loop on another thread cost a re-binding about 0.5 ms of CPU
-under two request threads (the GIL hand-overs between the threads, not the PUBLISH; bench/binding.py and
-docs/benchmarks-binding.md), where the PUBLISH itself, made on the request's own thread through a blocking
-redis-py connection, costs about 0.1 ms. So `group_send_blocking` publishes on the caller's thread, to the
-channel and the shard `group_send` would use, serialised by the layer's own serialiser: the consumers, which
-subscribe through channels_redis, cannot tell the two apart (tests/live/test_publish.py proves it against a
-real Redis with the pinned channels_redis). Its replies are bounded by `publish_timeout`.
+are async only. Handing each send to an event loop on another thread cost a re-binding about 0.9 ms of CPU
+under two request threads (the GIL hand-overs between the threads, not the PUBLISH; docs/benchmarks-binding.md
+"Session 7"), where the PUBLISH itself, made on the request's own thread through a blocking redis-py
+connection, costs about 0.1 ms. So `group_send_blocking` publishes on the caller's thread, to the channel
+and the shard `group_send` would use, serialised by the layer's own serialiser: the consumers, which
+subscribe through channels_redis, cannot tell the two apart (tests/pevportal/test_channel_layers.py proves
+it against a real Redis with the pinned channels_redis). Its replies are bounded by `publish_timeout`.
 """
 
 import threading
